@@ -1,0 +1,26 @@
+/**
+ * gradscope: optimizer science on transformers, in Deno, on any WebGPU adapter.
+ *
+ * Hand-written WGSL kernels for transformer layers, per-example gradient statistics and
+ * optimizer steps, with float64 CPU references for every kernel.
+ *
+ * @example
+ * ```ts
+ * import { getDevice, segmentedReduce, Tensor } from "./mod.ts";
+ * const gpu = await getDevice();
+ * const x = Tensor.from(gpu, [4], [1, 2, 3, 4]);
+ * console.log(await segmentedReduce(gpu, x, [0, 2, 4], "sum")); // Float32Array [3, 7]
+ * gpu.destroy();
+ * ```
+ *
+ * @module
+ */
+
+export * from "./src/gpu/device.ts";
+export * from "./src/gpu/kernel.ts";
+export * from "./src/gpu/tensor.ts";
+export * from "./src/gpu/readback.ts";
+export * from "./src/gpu/dispatch.ts";
+export * from "./src/gpu/timing.ts";
+export * from "./src/ops/elementwise.ts";
+export * from "./src/ops/reduce.ts";
