@@ -98,7 +98,7 @@ export class Tensor<D extends DType = "f32"> {
     this.gpu.device.queue.writeBuffer(
       this.buffer,
       elementOffset * 4,
-      typed.buffer,
+      typed.buffer as ArrayBuffer,
       typed.byteOffset,
       typed.byteLength,
     );
