@@ -9,7 +9,7 @@
  * import { getDevice, segmentedReduce, Tensor } from "./mod.ts";
  * const gpu = await getDevice();
  * const x = Tensor.from(gpu, [4], [1, 2, 3, 4]);
- * console.log(await segmentedReduce(gpu, x, [0, 2, 4], "sum")); // Float32Array [3, 7]
+ * console.log(await segmentedReduce(gpu, x, [[0, 2], [2, 4]], "sum")); // Float32Array [3, 7]
  * gpu.destroy();
  * ```
  *
@@ -24,3 +24,7 @@ export * from "./src/gpu/dispatch.ts";
 export * from "./src/gpu/timing.ts";
 export * from "./src/ops/elementwise.ts";
 export * from "./src/ops/reduce.ts";
+export * from "./src/nn/rng.ts";
+export * from "./src/nn/config.ts";
+export * from "./src/nn/layout.ts";
+export * from "./src/nn/init.ts";

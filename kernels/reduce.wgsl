@@ -1,6 +1,6 @@
 // Deterministic segmented reductions (no float atomics): one workgroup per segment,
 // a strided loop, then a fixed-order tree in workgroup memory.
-// Segment s covers input[offsets[s] .. offsets[s + 1]).
+// Segment s covers input[ranges[s].x .. ranges[s].y).
 // OP: 0 = sum, 1 = sum of squares, 2 = max. Empty segments give 0 (sum) or -inf (max).
 
 override OP: u32 = 0u;
@@ -12,7 +12,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> input: array<f32>;
-@group(0) @binding(2) var<storage, read> offsets: array<u32>;
+@group(0) @binding(2) var<storage, read> ranges: array<vec2<u32>>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 var<workgroup> scratch: array<f32, WG>;
@@ -38,8 +38,8 @@ fn segmented(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   let s = wid.x + wid.y * nwg.x;
   // Uniform control flow: every invocation of the workgroup takes the same branch.
   if (s >= p.n_segments) { return; }
-  let start = offsets[s];
-  let end = offsets[s + 1u];
+  let start = ranges[s].x;
+  let end = ranges[s].y;
   var acc = identity();
   for (var i = start + lid; i < end; i += WG) {
     acc = combine(acc, lift(input[i]));

@@ -1,6 +1,6 @@
 /**
  * Deterministic segmented reductions over a flat f32 buffer: per-segment sum, sum of
- * squares and max. Segments are, for example, the parameter blocks of the flat layout.
+ * squares and max. Segments are ranges, for example the parameter blocks of the flat layout.
  *
  * @module
  */
@@ -20,24 +20,35 @@ const OP_CODE: Record<ReduceOp, number> = { sum: 0, sumsq: 1, max: 2 };
 /** Elements one workgroup reduces in the first pass; longer segments are split into chunks. */
 const CHUNK = 8192;
 
-/** Splits segments into chunks of at most {@linkcode CHUNK}: chunk offsets and, per segment, its first chunk. */
-function chunkSegments(offsets: readonly number[]): { chunkOffsets: number[]; segmentChunks: number[] } {
-  const chunkOffsets = [offsets[0]];
-  const segmentChunks = [0];
-  for (let s = 0; s + 1 < offsets.length; s++) {
-    for (let start = offsets[s]; start < offsets[s + 1]; start += CHUNK) {
-      chunkOffsets.push(Math.min(start + CHUNK, offsets[s + 1]));
-    }
-    segmentChunks.push(chunkOffsets.length - 1);
+/** A half-open range [start, end) of a flat buffer. */
+export type Range = readonly [number, number];
+
+/**
+ * Splits each range into chunks of at most {@linkcode CHUNK} elements. Returns the chunk
+ * ranges and, for each segment, the range of its chunks in the partials buffer.
+ */
+function chunkRanges(ranges: readonly Range[]): { chunks: number[]; segments: number[] } {
+  const chunks: number[] = [];
+  const segments: number[] = [];
+  for (const [start, end] of ranges) {
+    const first = chunks.length / 2;
+    for (let s = start; s < end; s += CHUNK) chunks.push(s, Math.min(s + CHUNK, end));
+    segments.push(first, chunks.length / 2);
   }
-  return { chunkOffsets, segmentChunks };
+  return { chunks, segments };
 }
 
-function checkOffsets(offsets: readonly number[], size: number): void {
-  const ok = offsets.length >= 2 &&
-    offsets.every((o, i) => Number.isInteger(o) && (i === 0 || o >= offsets[i - 1])) &&
-    offsets[0] >= 0 && offsets[offsets.length - 1] <= size;
-  if (!ok) throw new RangeError(`gradscope: segment offsets must be non-decreasing within [0, ${size}]`);
+function checkRanges(ranges: readonly Range[], size: number): void {
+  for (const [start, end] of ranges) {
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > size) {
+      throw new RangeError(`gradscope: segment [${start}, ${end}) is not within [0, ${size}]`);
+    }
+  }
+}
+
+/** Contiguous segments from boundaries: [0, 2, 5] gives [0, 2) and [2, 5). */
+export function rangesFromOffsets(offsets: readonly number[]): Range[] {
+  return offsets.slice(1).map((end, i) => [offsets[i], end] as const);
 }
 
 function wideGrid(n: number): [number, number] {
@@ -45,18 +56,18 @@ function wideGrid(n: number): [number, number] {
 }
 
 /**
- * Records a segmented reduction: `out[s]` = op over `input[offsets[s] .. offsets[s+1])`.
+ * Records a segmented reduction: `out[s]` = op over `input[start_s .. end_s)`.
  * Two passes (chunks, then segments) keep every workgroup busy on long segments, and the
  * fixed reduction order makes the result bitwise reproducible.
  *
- * @param offsets segment boundaries, length = segments + 1
- * @param out a tensor of at least `offsets.length - 1` elements
+ * @param ranges one [start, end) range per segment (gaps and any order allowed)
+ * @param out a tensor of at least `ranges.length` elements
  * @example
  * ```ts
  * import { getDevice, recordSegmentedReduce, Tensor } from "./mod.ts";
  * const gpu = await getDevice();
  * const x = Tensor.from(gpu, [5], [1, 2, 3, 4, 5]), out = new Tensor(gpu, [2]);
- * const program = await recordSegmentedReduce(gpu, x, [0, 2, 5], "sumsq", out);
+ * const program = await recordSegmentedReduce(gpu, x, [[0, 2], [2, 5]], "sumsq", out);
  * program.run();
  * console.log(await out.read()); // Float32Array [5, 50]
  * program.destroy();
@@ -66,21 +77,21 @@ function wideGrid(n: number): [number, number] {
 export async function recordSegmentedReduce(
   gpu: Gpu,
   input: Tensor,
-  offsets: readonly number[],
+  ranges: readonly Range[],
   op: ReduceOp,
   out: Tensor,
 ): Promise<Program> {
-  checkOffsets(offsets, input.size);
-  const nSegments = offsets.length - 1;
+  checkRanges(ranges, input.size);
+  const nSegments = ranges.length;
   if (out.size < nSegments) throw new RangeError(`gradscope: reduce output holds ${out.size} < ${nSegments}`);
-  const { chunkOffsets, segmentChunks } = chunkSegments(offsets);
-  const nChunks = chunkOffsets.length - 1;
+  const { chunks, segments } = chunkRanges(ranges);
+  const nChunks = chunks.length / 2;
   const program = new Program(gpu);
   const chunkTable = program.own(
-    Tensor.from(gpu, [chunkOffsets.length], chunkOffsets, "u32", "reduce.chunks"),
+    Tensor.from(gpu, [Math.max(2, chunks.length)], chunks, "u32", "reduce.chunks"),
   );
   const segmentTable = program.own(
-    Tensor.from(gpu, [segmentChunks.length], segmentChunks, "u32", "reduce.segments"),
+    Tensor.from(gpu, [Math.max(2, segments.length)], segments, "u32", "reduce.segments"),
   );
   const partials = program.own(new Tensor(gpu, [Math.max(1, nChunks)], "f32", "reduce.partials"));
   await program.add({
@@ -110,18 +121,18 @@ export async function recordSegmentedReduce(
  * import { getDevice, segmentedReduce, Tensor } from "./mod.ts";
  * const gpu = await getDevice();
  * const x = Tensor.from(gpu, [4], [1, -2, 3, -4]);
- * console.log(await segmentedReduce(gpu, x, [0, 4], "max")); // Float32Array [3]
+ * console.log(await segmentedReduce(gpu, x, [[0, 4]], "max")); // Float32Array [3]
  * gpu.destroy();
  * ```
  */
 export async function segmentedReduce(
   gpu: Gpu,
   input: Tensor,
-  offsets: readonly number[],
+  ranges: readonly Range[],
   op: ReduceOp,
 ): Promise<Float32Array> {
-  const out = new Tensor(gpu, [offsets.length - 1], "f32", "reduce.out");
-  const program = await recordSegmentedReduce(gpu, input, offsets, op, out);
+  const out = new Tensor(gpu, [Math.max(1, ranges.length)], "f32", "reduce.out");
+  const program = await recordSegmentedReduce(gpu, input, ranges, op, out);
   try {
     program.run();
     return await out.read();
