@@ -10,6 +10,45 @@ import type { KernelSource, Overrides } from "./kernel.ts";
 import type { Tensor } from "./tensor.ts";
 import type { GpuTimer } from "./timing.ts";
 
+/**
+ * A sub-range of a tensor bound as its own storage buffer, e.g. one parameter block of the
+ * flat buffer. WebGPU needs the byte offset to be a multiple of 256 (64 floats).
+ */
+export interface TensorSlice {
+  /** The tensor. */
+  readonly tensor: Tensor<"f32" | "u32" | "i32">;
+  /** Offset in elements, a multiple of 64. */
+  readonly offset: number;
+  /** Length in elements. */
+  readonly size: number;
+}
+
+/** A buffer binding: a whole tensor, a raw buffer, or a {@linkcode TensorSlice}. */
+export type Binding = Tensor<"f32" | "u32" | "i32"> | GPUBuffer | TensorSlice;
+
+/**
+ * The slice `[offset, offset + size)` of a tensor, for binding one parameter block.
+ *
+ * @example
+ * ```ts ignore
+ * const gamma = slice(params, layout.get("ln_f.weight").offset, layout.get("ln_f.weight").size);
+ * ```
+ */
+export function slice(tensor: Tensor<"f32" | "u32" | "i32">, offset: number, size: number): TensorSlice {
+  if (offset % 64 !== 0) {
+    throw new RangeError(`gradscope: slice offset ${offset} is not a multiple of 64 elements`);
+  }
+  if (offset < 0 || size < 1 || offset + size > tensor.size) {
+    throw new RangeError(`gradscope: slice [${offset}, ${offset + size}) outside a tensor of ${tensor.size}`);
+  }
+  return { tensor, offset, size };
+}
+
+function bindingResource(b: Binding): GPUBufferBinding {
+  if ("tensor" in b) return { buffer: b.tensor.buffer, offset: b.offset * 4, size: b.size * 4 };
+  return { buffer: "buffer" in b ? b.buffer : b };
+}
+
 /** A recorded compute dispatch. Free its uniform buffer with {@linkcode destroyDispatch}. */
 export interface Dispatch {
   /** Kernel name, used in error messages. */
@@ -38,7 +77,7 @@ export interface DispatchSpec {
    */
   params?: Uint32Array | Float32Array | ArrayBuffer;
   /** Storage buffers bound at `@binding(1)`, `@binding(2)`, … in order. */
-  buffers: readonly (Tensor<"f32" | "u32" | "i32"> | GPUBuffer)[];
+  buffers: readonly Binding[];
   /** Workgroup counts; y and z default to 1. */
   workgroups: readonly number[];
 }
@@ -83,10 +122,7 @@ export function record(gpu: Gpu, spec: DispatchSpec): Promise<Dispatch> {
       gpu.device.queue.writeBuffer(params, 0, bytes);
       entries.push({ binding: 0, resource: { buffer: params } });
     }
-    spec.buffers.forEach((b, i) => {
-      const buffer = "buffer" in b ? b.buffer : b;
-      entries.push({ binding: i + 1, resource: { buffer } });
-    });
+    spec.buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: bindingResource(b) }));
     const bindGroup = gpu.device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries });
     return { label, pipeline, bindGroup, workgroups: [x, y, z] as const, params };
   });
