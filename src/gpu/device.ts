@@ -132,16 +132,20 @@ export class Gpu {
   async scoped<T>(label: string, body: () => T): Promise<T> {
     this.device.pushErrorScope("out-of-memory");
     this.device.pushErrorScope("validation");
-    let result: T;
+    let result: T | undefined;
+    let failure: unknown = null;
     try {
       result = body();
-    } finally {
-      const validation = await this.device.popErrorScope();
-      const memory = await this.device.popErrorScope();
-      if (validation) throw new KernelError(label, "validation", validation.message);
-      if (memory) throw new KernelError(label, "out-of-memory", memory.message);
+    } catch (error) {
+      failure = error;
     }
-    return result;
+    // Pop both scopes even when `body` threw, so the scope stack stays balanced.
+    const validation = await this.device.popErrorScope();
+    const memory = await this.device.popErrorScope();
+    if (validation) throw new KernelError(label, "validation", validation.message);
+    if (memory) throw new KernelError(label, "out-of-memory", memory.message);
+    if (failure) throw failure;
+    return result as T;
   }
 
   /** Waits until all submitted work is done. */
