@@ -5,7 +5,7 @@
  * @module
  */
 
-import { requireExactElements } from "../gpu/check.ts";
+import { requireExactElements, requirePositive } from "../gpu/check.ts";
 import patchCode from "../../kernels/patch.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { grid1d, Program, type TensorSlice } from "../gpu/dispatch.ts";
@@ -31,11 +31,7 @@ export interface PatchShape {
 
 /** Number of patches per image, N = (S/ps)²; throws a RangeError for a bad shape. */
 export function patchCount(shape: PatchShape): number {
-  for (const [name, v] of Object.entries(shape)) {
-    if (!Number.isInteger(v) || v < 1) {
-      throw new RangeError(`gradscope: patch input: ${name} must be ≥ 1, got ${v}`);
-    }
-  }
+  requirePositive("patch input", { ...shape });
   if (shape.imageSize % shape.patchSize !== 0) {
     throw new RangeError(
       `gradscope: patch input: patchSize ${shape.patchSize} must divide ${shape.imageSize}`,

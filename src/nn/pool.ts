@@ -5,7 +5,7 @@
  * @module
  */
 
-import { requireExactElements } from "../gpu/check.ts";
+import { requireExactElements, requirePositive } from "../gpu/check.ts";
 import poolCode from "../../kernels/pool.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { type Binding, grid1d, Program, type TensorSlice } from "../gpu/dispatch.ts";
@@ -58,11 +58,7 @@ export interface PoolBackwardOptions {
 /** Validates the shape and the lengths; returns the bindings after the first one. */
 function poolBindings(shape: PoolShape, lengths: Tensor<"i32"> | undefined, op: string): Binding[] {
   const { batch, seqLen, dModel, mode } = shape;
-  for (const [name, v] of Object.entries({ batch, seqLen, dModel })) {
-    if (!Number.isInteger(v) || v < 1) {
-      throw new RangeError(`gradscope: ${op}: ${name} must be ≥ 1, got ${v}`);
-    }
-  }
+  requirePositive(op, { batch, seqLen, dModel });
   if (mode === "cls") return [];
   if (mode !== "mean") throw new RangeError(`gradscope: ${op}: mode must be "cls" or "mean", got ${mode}`);
   if (!lengths) throw new RangeError(`gradscope: ${op}: mean pooling needs lengths`);

@@ -198,7 +198,7 @@ function checkUpdate(plan: Plan, stats: GradStats, state: OptState, params: Tens
     if (t.size !== n || t.dtype !== "f32") {
       throw new RangeError(`gradscope: ${name} must be f32 with ${n} elements (the layout), got ${t.size}`);
     }
-    if (t !== params && t.buffer === params.buffer) {
+    if (name !== "params" && t.buffer === params.buffer) {
       throw new Error(`gradscope: ${name} and params must be different buffers`);
     }
   }
