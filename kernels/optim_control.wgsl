@@ -73,9 +73,9 @@ fn log_one_minus(delta: f32) -> f32 {
 // 1 − e^x for x ≤ 0, by its Taylor series when |x| < 0.5 (no cancellation near 0).
 fn one_minus_exp(x: f32) -> f32 {
   if (x <= -0.5) { return 1.0 - exp(x); }
-  var s = 1.0 / 39916800.0;
-  for (var k = 10i; k >= 1i; k--) { s = s * x / f32(k + 1) + 1.0; }
-  // s = Σ_{j≥0} x^j / (j + 1)!, so e^x − 1 = x·s.
+  // s = Σ_{j≥0} x^j / (j + 1)! = 1 + x/2 · (1 + x/3 · (1 + …)), so e^x − 1 = x·s.
+  var s = 1.0;
+  for (var k = 12i; k >= 2i; k--) { s = 1.0 + s * x / f32(k); }
   return -x * s;
 }
 

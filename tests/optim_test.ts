@@ -409,7 +409,7 @@ Deno.test("bias corrections 1 − β^t are accurate for large t and β close to 
     assert.equal(c[CONTROL.step], t);
     for (const [slot, beta] of [[CONTROL.bc1, 0.9], [CONTROL.bc2, 0.9999]]) {
       const want = 1 - beta ** t;
-      assert.ok(Math.abs(c[slot] - want) <= 2e-6 * want, `t=${t} β=${beta}: ${c[slot]} vs ${want}`);
+      assert.ok(Math.abs(c[slot] - want) <= 1e-6 * want, `t=${t} β=${beta}: ${c[slot]} vs ${want}`);
     }
     program.destroy();
     state.destroy();

@@ -23,7 +23,9 @@ import type { ParamLayout } from "../nn/layout.ts";
  * console.log(new Float32Array(control)[CONTROL.lr]);
  * ```
  */
-export const CONTROL = Object.freeze({ step: 0, lr: 1, gradNorm: 2, gradScale: 3, bc1: 4, bc2: 5 });
+export const CONTROL: Readonly<Record<"step" | "lr" | "gradNorm" | "gradScale" | "bc1" | "bc2", number>> =
+  Object
+    .freeze({ step: 0, lr: 1, gradNorm: 2, gradScale: 3, bc1: 4, bc2: 5 });
 
 /** Floats in the control buffer. */
 export const CONTROL_SIZE = 8;

@@ -126,7 +126,11 @@ export class GradientTransformation {
   readonly parts: readonly Part[];
   readonly #plan: Plan;
 
-  /** @param parts the chain; throws if their order has no meaning (see the module doc) */
+  /**
+   * Validates the chain order and compiles it.
+   *
+   * @param parts the chain; throws if their order has no meaning (see the module doc)
+   */
   constructor(parts: readonly Part[]) {
     this.parts = Object.freeze([...parts]);
     this.#plan = makePlan(this.parts);

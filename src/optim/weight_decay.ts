@@ -8,8 +8,18 @@ import type { BlockKind } from "../nn/layout.ts";
 import { type BlockMask, GradientTransformation } from "./transform.ts";
 import { check } from "./validate.ts";
 
-/** The mask that selects every block. */
-export const ALL_BLOCKS: BlockMask = () => true;
+/**
+ * The mask that selects every block: the default of every decay.
+ *
+ * @example
+ * ```ts
+ * import { addDecayedWeights, allBlocks } from "./mod.ts";
+ * const decay = addDecayedWeights(0.01, allBlocks);
+ * ```
+ */
+export function allBlocks(): boolean {
+  return true;
+}
 
 /**
  * A mask selecting the blocks whose kind is not listed: `excludeKinds("norm", "bias")` is the
@@ -44,7 +54,7 @@ export function excludeKinds(...kinds: BlockKind[]): BlockMask {
  * const opt = chain(scaleByAdam(), addDecayedWeights(0.01, excludeKinds("norm")), scaleByLearningRate(1e-3));
  * ```
  */
-export function addDecayedWeights(rate: number, mask: BlockMask = ALL_BLOCKS): GradientTransformation {
+export function addDecayedWeights(rate: number, mask: BlockMask = allBlocks): GradientTransformation {
   check("addDecayedWeights", "rate", rate, "nonNegative");
   return new GradientTransformation(rate === 0 ? [] : [{ type: "decay", rate, mask }]);
 }

@@ -1,0 +1,760 @@
+/**
+ * The transformer on the GPU: layers sequenced forward and backward (llm.c style), all
+ * activations allocated once for a fixed batch size and reused every step.
+ *
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import { Program, slice, submit } from "../gpu/dispatch.ts";
+import { Tensor } from "../gpu/tensor.ts";
+import { recordAxpby } from "../ops/elementwise.ts";
+import { recordMatmul } from "../ops/matmul.ts";
+import { type AttentionShape, recordAttentionBackward, recordAttentionForward } from "./attention.ts";
+import type { TransformerConfig } from "./config.ts";
+import { exampleMeanWeights, recordCrossEntropy, recordLossReduce } from "./cross_entropy.ts";
+import { type EmbeddingBackward, recordEmbeddingBackward, recordEmbeddingForward } from "./embedding.ts";
+import { recordGeluBackward, recordGeluForward } from "./gelu.ts";
+import { initParams } from "./init.ts";
+import { recordLayerNormBackward, recordLayerNormForward } from "./layer_norm.ts";
+import { type ParamLayout, transformerLayout } from "./layout.ts";
+import { type LinearShape, recordLinearBackward, recordLinearForward } from "./linear.ts";
+import { patchCount, recordPatchAssemble, recordPatchAssembleBackward, recordPatchGather } from "./patch_embedding.ts";
+import { recordPool, recordPoolBackward } from "./pool.ts";
+
+/** One batch of B examples, as the data loaders produce it. */
+export interface Batch {
+  /** Token ids [B·T] (token input). */
+  tokens?: Int32Array;
+  /** Images [B, C, S, S] (patch input). */
+  images?: Float32Array;
+  /** Valid positions per example [B]; keys past it are masked. Defaults to T. */
+  lengths?: Int32Array;
+  /**
+   * LM: next-token ids [B·T], −1 = ignored (must be −1 at positions ≥ lengths[b]).
+   * Classifier: class ids [B].
+   */
+  targets: Int32Array;
+}
+
+/** Options of {@linkcode Transformer.create}. */
+export interface TransformerOptions {
+  /** Examples per batch; activations are sized for it. */
+  batchSize: number;
+  /** Seed of the GPT-2 initialisation (ignored when `params` is given). */
+  seed?: number;
+  /** Initial flat parameters in the layout (e.g. from a checkpoint). */
+  params?: Float32Array;
+}
+
+/** Saved activations of one block, kept for its backward pass. */
+interface BlockActivations {
+  xIn: Tensor;
+  ln1: NormActivations | null;
+  qkv: Tensor;
+  probs: Tensor;
+  attnOut: Tensor;
+  x1: Tensor;
+  r1: Tensor | null;
+  ln2: NormActivations | null;
+  fc: Tensor;
+  act: Tensor;
+  r2: Tensor | null;
+  xOut: Tensor;
+}
+
+interface NormActivations {
+  y: Tensor;
+  mean: Tensor;
+  rstd: Tensor;
+}
+
+/**
+ * A transformer whose parameters, gradients and activations live on the GPU.
+ *
+ * Each step: {@linkcode Transformer.setBatch} uploads the batch into preallocated tensors,
+ * then {@linkcode Transformer.forwardBackward} submits the recorded forward and backward
+ * programs. `grads` holds the gradient of the batch loss (the mean of the per-example losses)
+ * in the flat layout; `loss` and `exampleLosses` stay on the GPU until read.
+ *
+ * @example
+ * ```ts
+ * import { getDevice, Transformer } from "./mod.ts";
+ * const gpu = await getDevice();
+ * const model = await Transformer.create(gpu, {
+ *   dModel: 16, nHeads: 2, nLayers: 1, dMlp: 32, seqLen: 8, norm: "pre", causal: true,
+ *   input: { kind: "tokens", vocabSize: 32 }, head: { kind: "lm", tied: false },
+ * }, { batchSize: 2, seed: 0 });
+ * const tokens = new Int32Array(16).map((_, i) => i % 32);
+ * model.setBatch({ tokens, targets: tokens.map((t) => (t + 1) % 32) });
+ * model.forwardBackward();
+ * console.log(await model.readLoss()); // ≈ ln 32
+ * model.destroy();
+ * gpu.destroy();
+ * ```
+ */
+export class Transformer {
+  /** The configuration. */
+  readonly config: TransformerConfig;
+  /** The flat parameter layout. */
+  readonly layout: ParamLayout;
+  /** Examples per batch. */
+  readonly batchSize: number;
+  /** Flat parameters. */
+  readonly params: Tensor;
+  /** Flat gradient of the batch loss, same layout. */
+  readonly grads: Tensor;
+  /** The batch loss, one float. */
+  readonly loss: Tensor;
+  /** Per-example losses [B]. */
+  readonly exampleLosses: Tensor;
+  /** Logits: [B·T, V] for an LM head, [B, C] for a classifier. */
+  readonly logits: Tensor;
+  /** The recorded forward pass (including the loss and its gradient w.r.t. the logits). */
+  readonly forwardProgram: Program;
+  /** The recorded backward pass. */
+  readonly backwardProgram: Program;
+  readonly #gpu: Gpu;
+  readonly #inputs: ModelInputs;
+  readonly #owned: Tensor[];
+  readonly #embeddingBackward: EmbeddingBackward | null;
+
+  private constructor(parts: {
+    gpu: Gpu;
+    config: TransformerConfig;
+    layout: ParamLayout;
+    batchSize: number;
+    state: ModelState;
+    forward: Program;
+    backward: Program;
+    embeddingBackward: EmbeddingBackward | null;
+  }) {
+    const { state } = parts;
+    this.#gpu = parts.gpu;
+    this.config = parts.config;
+    this.layout = parts.layout;
+    this.batchSize = parts.batchSize;
+    this.params = state.params;
+    this.grads = state.grads;
+    this.loss = state.loss;
+    this.exampleLosses = state.exampleLosses;
+    this.logits = state.logits;
+    this.forwardProgram = parts.forward;
+    this.backwardProgram = parts.backward;
+    this.#inputs = state.inputs;
+    this.#owned = state.owned;
+    this.#embeddingBackward = parts.embeddingBackward;
+  }
+
+  /**
+   * Validates the config (throwing before anything is allocated), allocates parameters,
+   * gradients and activations, and records the forward and backward programs.
+   */
+  static async create(gpu: Gpu, config: TransformerConfig, options: TransformerOptions): Promise<Transformer> {
+    const layout = transformerLayout(config);
+    const B = options.batchSize;
+    if (!Number.isInteger(B) || B < 1) throw new RangeError(`gradscope: batchSize must be ≥ 1, got ${B}`);
+    if (options.params && options.params.length !== layout.size) {
+      throw new RangeError(`gradscope: params hold ${options.params.length} floats, the layout needs ${layout.size}`);
+    }
+    const state = allocate(gpu, config, layout, B);
+    state.params.write(options.params ?? initParams(config, layout, options.seed ?? 0));
+    const builder = new ProgramBuilder(gpu, config, layout, B, state);
+    try {
+      const forward = await builder.forward();
+      const { backward, embeddingBackward } = await builder.backward();
+      return new Transformer({ gpu, config, layout, batchSize: B, state, forward, backward, embeddingBackward });
+    } catch (error) {
+      for (const t of state.owned) t.destroy();
+      throw error;
+    }
+  }
+
+  /** Uploads a batch into the preallocated input tensors (no GPU allocation). */
+  setBatch(batch: Batch): void {
+    const { config, batchSize: B } = this;
+    const T = config.seqLen;
+    const inputs = this.#inputs;
+    const lengths = batch.lengths ?? inputs.fullLengths;
+    expectLength("lengths", lengths, B);
+    for (const n of lengths) {
+      if (!Number.isInteger(n) || n < 0 || n > T) throw new RangeError(`gradscope: length ${n} outside [0, ${T}]`);
+    }
+    inputs.lengths.write(lengths);
+    if (config.input.kind === "tokens") {
+      if (!batch.tokens) throw new RangeError("gradscope: a token model needs batch.tokens");
+      expectLength("tokens", batch.tokens, B * T);
+      inputs.tokens!.write(batch.tokens);
+      this.#embeddingBackward?.setTokens(batch.tokens);
+    } else {
+      if (!batch.images) throw new RangeError("gradscope: a patch model needs batch.images");
+      const { channels: C, imageSize: S } = config.input;
+      expectLength("images", batch.images, B * C * S * S);
+      inputs.images!.write(batch.images);
+    }
+    const nClasses = config.head.kind === "lm" ? vocabSize(config) : config.head.nClasses;
+    const rows = config.head.kind === "lm" ? B * T : B;
+    expectLength("targets", batch.targets, rows);
+    for (let r = 0; r < rows; r++) {
+      const t = batch.targets[r];
+      if (!Number.isInteger(t) || t < -1 || t >= nClasses) {
+        throw new RangeError(`gradscope: target ${t} at row ${r} is outside [-1, ${nClasses})`);
+      }
+      if (config.head.kind === "lm" && r % T >= lengths[Math.floor(r / T)] && t !== -1) {
+        throw new RangeError(`gradscope: target at padded position ${r % T} of example ${Math.floor(r / T)} must be -1`);
+      }
+    }
+    inputs.targets.write(batch.targets);
+    inputs.weights.write(exampleMeanWeights(batch.targets, B, nClasses, inputs.weightsHost));
+  }
+
+  /** Submits the forward pass only (loss, logits, and the logit gradient). */
+  forward(): void {
+    this.forwardProgram.run();
+  }
+
+  /** Submits forward and backward in one submission; `grads` then holds the batch gradient. */
+  forwardBackward(): void {
+    submit(this.#gpu, [...this.forwardProgram.dispatches, ...this.backwardProgram.dispatches]);
+  }
+
+  /** Reads the batch loss back (one `mapAsync`). */
+  async readLoss(): Promise<number> {
+    return (await this.loss.read())[0];
+  }
+
+  /** Frees every tensor and recorded program. */
+  destroy(): void {
+    this.forwardProgram.destroy();
+    this.backwardProgram.destroy();
+    for (const t of this.#owned) t.destroy();
+  }
+}
+
+function expectLength(name: string, array: ArrayLike<number>, n: number): void {
+  if (array.length !== n) throw new RangeError(`gradscope: batch.${name} has ${array.length} entries, expected ${n}`);
+}
+
+function vocabSize(config: TransformerConfig): number {
+  return config.input.kind === "tokens" ? config.input.vocabSize : 0;
+}
+
+interface ModelInputs {
+  tokens: Tensor<"i32"> | null;
+  images: Tensor | null;
+  lengths: Tensor<"i32">;
+  targets: Tensor<"i32">;
+  weights: Tensor;
+  weightsHost: Float32Array;
+  fullLengths: Int32Array;
+}
+
+interface ModelState {
+  params: Tensor;
+  grads: Tensor;
+  loss: Tensor;
+  exampleLosses: Tensor;
+  logits: Tensor;
+  dlogits: Tensor;
+  rowLosses: Tensor;
+  inputs: ModelInputs;
+  blocks: BlockActivations[];
+  embedOut: Tensor;
+  patches: Tensor | null;
+  patchOut: Tensor | null;
+  lnF: NormActivations | null;
+  pooled: Tensor | null;
+  scratch: BackwardScratch;
+  owned: Tensor[];
+}
+
+interface BackwardScratch {
+  gA: Tensor;
+  gB: Tensor;
+  dqkv: Tensor;
+  dprobs: Tensor;
+  dattn: Tensor;
+  dact: Tensor;
+  dfc: Tensor;
+  dpooled: Tensor | null;
+  dpatchOut: Tensor | null;
+}
+
+/** Allocates every tensor the model needs for batches of B. */
+function allocate(gpu: Gpu, config: TransformerConfig, layout: ParamLayout, B: number): ModelState {
+  const owned: Tensor[] = [];
+  const T = config.seqLen, d = config.dModel, R = B * T, F = config.dMlp, H = config.nHeads;
+  const f32 = (shape: number[], label: string) => {
+    const t = new Tensor(gpu, shape, "f32", label);
+    owned.push(t);
+    return t;
+  };
+  const i32 = (shape: number[], label: string) => {
+    const t = new Tensor(gpu, shape, "i32", label);
+    owned.push(t as unknown as Tensor);
+    return t;
+  };
+  const norm = (label: string): NormActivations => ({
+    y: f32([R, d], `${label}.y`),
+    mean: f32([R], `${label}.mean`),
+    rstd: f32([R], `${label}.rstd`),
+  });
+  const hasNorm = config.norm !== "none", post = config.norm === "post";
+  const lm = config.head.kind === "lm";
+  const rows = lm ? R : B;
+  const nOut = lm ? vocabSize(config) : (config.head as { nClasses: number }).nClasses;
+  const embedOut = f32([R, d], "embed.out");
+  const blocks: BlockActivations[] = [];
+  let xIn = embedOut;
+  for (let i = 0; i < config.nLayers; i++) {
+    const name = `blocks.${i}`;
+    const ln1 = hasNorm ? norm(`${name}.ln1`) : null;
+    const ln2 = hasNorm ? norm(`${name}.ln2`) : null;
+    // Post-LN blocks end in a norm, so the norm outputs are the residual stream itself.
+    const x1 = post ? ln1!.y : f32([R, d], `${name}.x1`);
+    const xOut = post ? ln2!.y : f32([R, d], `${name}.out`);
+    blocks.push({
+      xIn,
+      ln1,
+      qkv: f32([R, 3 * d], `${name}.qkv`),
+      probs: f32([B, H, T, T], `${name}.probs`),
+      attnOut: f32([R, d], `${name}.attn`),
+      x1,
+      r1: post ? f32([R, d], `${name}.r1`) : null,
+      ln2,
+      fc: f32([R, F], `${name}.fc`),
+      act: f32([R, F], `${name}.act`),
+      r2: post ? f32([R, d], `${name}.r2`) : null,
+      xOut,
+    });
+    xIn = xOut;
+  }
+  const patchInput = config.input.kind === "patches" ? config.input : null;
+  const nPatches = patchInput ? patchCount({ ...patchInput, batch: B, dModel: d }) : 0;
+  const patchWidth = patchInput ? patchInput.channels * patchInput.patchSize ** 2 : 0;
+  const inputs: ModelInputs = {
+    tokens: patchInput ? null : i32([R], "tokens"),
+    images: patchInput ? f32([B * patchInput.channels * patchInput.imageSize ** 2], "images") : null,
+    lengths: i32([B], "lengths"),
+    targets: i32([rows], "targets"),
+    weights: f32([rows], "loss.weights"),
+    weightsHost: new Float32Array(rows),
+    fullLengths: new Int32Array(B).fill(T),
+  };
+  return {
+    params: f32([layout.size], "params"),
+    grads: f32([layout.size], "grads"),
+    loss: f32([1], "loss"),
+    exampleLosses: f32([B], "loss.examples"),
+    logits: f32([rows, nOut], "logits"),
+    dlogits: f32([rows, nOut], "logits.grad"),
+    rowLosses: f32([rows], "loss.rows"),
+    inputs,
+    blocks,
+    embedOut,
+    patches: patchInput ? f32([B * nPatches, patchWidth], "patches") : null,
+    patchOut: patchInput ? f32([B * nPatches, d], "patches.out") : null,
+    lnF: config.norm === "pre" ? norm("ln_f") : null,
+    pooled: lm ? null : f32([B, d], "pooled"),
+    scratch: {
+      gA: f32([R, d], "grad.a"),
+      gB: f32([R, d], "grad.b"),
+      dqkv: f32([R, 3 * d], "grad.qkv"),
+      dprobs: f32([B, H, T, T], "grad.probs"),
+      dattn: f32([R, d], "grad.attn"),
+      dact: f32([R, F], "grad.act"),
+      dfc: f32([R, F], "grad.fc"),
+      dpooled: lm ? null : f32([B, d], "grad.pooled"),
+      dpatchOut: patchInput ? f32([B * nPatches, d], "grad.patches") : null,
+    },
+    owned,
+  };
+}
+
+/** Records the forward and backward programs over the allocated tensors. */
+class ProgramBuilder {
+  readonly #gpu: Gpu;
+  readonly #config: TransformerConfig;
+  readonly #layout: ParamLayout;
+  readonly #B: number;
+  readonly #s: ModelState;
+
+  constructor(gpu: Gpu, config: TransformerConfig, layout: ParamLayout, B: number, state: ModelState) {
+    this.#gpu = gpu;
+    this.#config = config;
+    this.#layout = layout;
+    this.#B = B;
+    this.#s = state;
+  }
+
+  get #rows(): number {
+    return this.#B * this.#config.seqLen;
+  }
+
+  #param(name: string) {
+    const block = this.#layout.get(name);
+    return slice(this.#s.params, block.offset, block.size);
+  }
+
+  #grad(name: string) {
+    const block = this.#layout.get(name);
+    return slice(this.#s.grads, block.offset, block.size);
+  }
+
+  #linear(name: string, nIn: number, nOut: number, rows = this.#rows): LinearShape {
+    return { layout: this.#layout, name, rows, nIn, nOut };
+  }
+
+  get #attentionShape(): AttentionShape {
+    const c = this.#config;
+    return { batch: this.#B, seqLen: c.seqLen, heads: c.nHeads, dModel: c.dModel, causal: c.causal };
+  }
+
+  #layerNorm(name: string, x: Tensor, out: NormActivations): Promise<Program> {
+    const { y, mean, rstd } = out;
+    return recordLayerNormForward(this.#gpu, {
+      x,
+      gamma: this.#param(`${name}.weight`),
+      beta: this.#param(`${name}.bias`),
+      y,
+      mean,
+      rstd,
+      rows: this.#rows,
+      d: this.#config.dModel,
+    });
+  }
+
+  #layerNormBackward(
+    name: string,
+    dy: Tensor,
+    x: Tensor,
+    saved: NormActivations,
+    dx: Tensor,
+    accumulate: boolean,
+  ): Promise<Program> {
+    return recordLayerNormBackward(this.#gpu, {
+      dy,
+      x,
+      mean: saved.mean,
+      rstd: saved.rstd,
+      gamma: this.#param(`${name}.weight`),
+      dx,
+      dgamma: this.#grad(`${name}.weight`),
+      dbeta: this.#grad(`${name}.bias`),
+      rows: this.#rows,
+      d: this.#config.dModel,
+      accumulate,
+    });
+  }
+
+  /** Records the whole forward pass, loss included. */
+  async forward(): Promise<Program> {
+    const p = new Program(this.#gpu);
+    const s = this.#s, c = this.#config;
+    await this.#embedForward(p);
+    for (let i = 0; i < c.nLayers; i++) await this.#blockForward(p, i, s.blocks[i]);
+    const last = c.nLayers ? s.blocks[c.nLayers - 1].xOut : s.embedOut;
+    let h = last;
+    if (s.lnF) {
+      p.append(await this.#layerNorm("ln_f", last, s.lnF));
+      h = s.lnF.y;
+    }
+    await this.#headForward(p, h);
+    return p;
+  }
+
+  async #embedForward(p: Program): Promise<void> {
+    const s = this.#s, c = this.#config, gpu = this.#gpu, B = this.#B, d = c.dModel;
+    if (c.input.kind === "tokens") {
+      p.append(
+        await recordEmbeddingForward(gpu, { batch: B, seqLen: c.seqLen, dModel: d, vocabSize: c.input.vocabSize }, {
+          tokens: s.inputs.tokens!,
+          tokenWeight: this.#param("embed.tokens.weight"),
+          positionWeight: this.#param("embed.positions.weight"),
+          out: s.embedOut,
+        }),
+      );
+      return;
+    }
+    const shape = { ...c.input, batch: B, dModel: d };
+    const width = c.input.channels * c.input.patchSize ** 2;
+    p.append(await recordPatchGather(gpu, shape, s.inputs.images!, s.patches!));
+    p.append(
+      await recordLinearForward(gpu, this.#linear("embed.patch", width, d, B * patchCount(shape)), {
+        x: s.patches!,
+        params: s.params,
+        y: s.patchOut!,
+      }),
+    );
+    p.append(
+      await recordPatchAssemble(gpu, shape, {
+        patchOut: s.patchOut!,
+        cls: this.#param("embed.cls"),
+        positionWeight: this.#param("embed.positions.weight"),
+        out: s.embedOut,
+      }),
+    );
+  }
+
+  async #blockForward(p: Program, i: number, a: BlockActivations): Promise<void> {
+    const gpu = this.#gpu, c = this.#config, d = c.dModel, s = this.#s;
+    const name = `blocks.${i}`;
+    const pre = c.norm === "pre", post = c.norm === "post";
+    // Attention branch: Pre-LN reads LN1(x); Post-LN and no-LN read x.
+    let attnIn = a.xIn;
+    if (pre) {
+      p.append(await this.#layerNorm(`${name}.ln1`, a.xIn, a.ln1!));
+      attnIn = a.ln1!.y;
+    }
+    p.append(await recordLinearForward(gpu, this.#linear(`${name}.attn.qkv`, d, 3 * d), { x: attnIn, params: s.params, y: a.qkv }));
+    p.append(
+      await recordAttentionForward(gpu, this.#attentionShape, {
+        qkv: a.qkv,
+        probs: a.probs,
+        out: a.attnOut,
+        lengths: s.inputs.lengths,
+      }),
+    );
+    // Residual: r1 = x + proj(attn); Post-LN then normalises it.
+    const r1 = post ? a.r1! : a.x1;
+    p.append(await recordAxpby(gpu, a.xIn, r1, 1, 0));
+    p.append(
+      await recordLinearForward(gpu, this.#linear(`${name}.attn.proj`, d, d), {
+        x: a.attnOut,
+        params: s.params,
+        y: r1,
+        accumulate: true,
+      }),
+    );
+    if (post) p.append(await this.#layerNorm(`${name}.ln1`, r1, a.ln1!)); // writes x1
+    // MLP branch.
+    let mlpIn = a.x1;
+    if (pre) {
+      p.append(await this.#layerNorm(`${name}.ln2`, a.x1, a.ln2!));
+      mlpIn = a.ln2!.y;
+    }
+    p.append(await recordLinearForward(gpu, this.#linear(`${name}.mlp.fc`, d, c.dMlp), { x: mlpIn, params: s.params, y: a.fc }));
+    p.append(await recordGeluForward(gpu, { x: a.fc, y: a.act, n: this.#rows * c.dMlp }));
+    const r2 = post ? a.r2! : a.xOut;
+    p.append(await recordAxpby(gpu, a.x1, r2, 1, 0));
+    p.append(
+      await recordLinearForward(gpu, this.#linear(`${name}.mlp.proj`, c.dMlp, d), {
+        x: a.act,
+        params: s.params,
+        y: r2,
+        accumulate: true,
+      }),
+    );
+    if (post) p.append(await this.#layerNorm(`${name}.ln2`, r2, a.ln2!)); // writes xOut
+  }
+
+  async #headForward(p: Program, h: Tensor): Promise<void> {
+    const gpu = this.#gpu, c = this.#config, s = this.#s, B = this.#B, d = c.dModel;
+    let rows: number, nClasses: number;
+    if (c.head.kind === "lm") {
+      rows = this.#rows;
+      nClasses = vocabSize(c);
+      if (c.head.tied) {
+        const tokens = this.#layout.get("embed.tokens.weight");
+        p.append(
+          await recordMatmul(gpu, {
+            a: h,
+            b: s.params,
+            c: s.logits,
+            M: rows,
+            N: nClasses,
+            K: d,
+            transB: true,
+            bOffset: tokens.offset,
+            ldb: d,
+          }),
+        );
+      } else {
+        p.append(await recordLinearForward(gpu, this.#linear("head", d, nClasses), { x: h, params: s.params, y: s.logits }));
+      }
+    } else {
+      rows = B;
+      nClasses = c.head.nClasses;
+      p.append(
+        await recordPool(gpu, { batch: B, seqLen: c.seqLen, dModel: d, mode: c.head.pool }, {
+          hidden: h,
+          lengths: s.inputs.lengths,
+          pooled: s.pooled!,
+        }),
+      );
+      p.append(await recordLinearForward(gpu, this.#linear("head", d, nClasses, B), { x: s.pooled!, params: s.params, y: s.logits }));
+    }
+    p.append(
+      await recordCrossEntropy(gpu, { rows, nClasses }, {
+        logits: s.logits,
+        targets: s.inputs.targets,
+        weights: s.inputs.weights,
+        losses: s.rowLosses,
+        dLogits: s.dlogits,
+      }),
+    );
+    p.append(
+      await recordLossReduce(gpu, { batch: B, rowsPerExample: rows / B, nClasses }, {
+        losses: s.rowLosses,
+        targets: s.inputs.targets,
+        exampleLosses: s.exampleLosses,
+        batchLoss: s.loss,
+      }),
+    );
+  }
+
+  /** Records the whole backward pass, from the logit gradient to every parameter block. */
+  async backward(): Promise<{ backward: Program; embeddingBackward: EmbeddingBackward | null }> {
+    const p = new Program(this.#gpu);
+    const s = this.#s, c = this.#config;
+    // The gradient w.r.t. the residual stream ping-pongs between two scratch buffers.
+    let g = s.scratch.gA, other = s.scratch.gB;
+    const h = s.lnF ? s.lnF.y : (c.nLayers ? s.blocks[c.nLayers - 1].xOut : s.embedOut);
+    await this.#headBackward(p, h, g);
+    if (s.lnF) {
+      const last = c.nLayers ? s.blocks[c.nLayers - 1].xOut : s.embedOut;
+      p.append(await this.#layerNormBackward("ln_f", g, last, s.lnF, other, false));
+      [g, other] = [other, g];
+    }
+    for (let i = c.nLayers - 1; i >= 0; i--) [g, other] = await this.#blockBackward(p, i, s.blocks[i], g, other);
+    const embeddingBackward = await this.#embedBackward(p, g);
+    return { backward: p, embeddingBackward };
+  }
+
+  async #headBackward(p: Program, h: Tensor, dh: Tensor): Promise<void> {
+    const gpu = this.#gpu, c = this.#config, s = this.#s, B = this.#B, d = c.dModel;
+    if (c.head.kind === "lm") {
+      const V = vocabSize(c), rows = this.#rows;
+      if (c.head.tied) {
+        // d(tokens.weight) = dlogitsᵀ·h, overwritten here; the embedding backward adds to it.
+        const tokens = this.#layout.get("embed.tokens.weight");
+        p.append(
+          await recordMatmul(gpu, { a: s.dlogits, b: h, c: s.grads, M: V, N: d, K: rows, transA: true, cOffset: tokens.offset }),
+        );
+        p.append(await recordMatmul(gpu, { a: s.dlogits, b: s.params, c: dh, M: rows, N: d, K: V, bOffset: tokens.offset }));
+      } else {
+        p.append(
+          await recordLinearBackward(gpu, this.#linear("head", d, V), { dy: s.dlogits, x: h, params: s.params, grads: s.grads, dx: dh }),
+        );
+      }
+      return;
+    }
+    const nClasses = c.head.nClasses;
+    p.append(
+      await recordLinearBackward(gpu, this.#linear("head", d, nClasses, B), {
+        dy: s.dlogits,
+        x: s.pooled!,
+        params: s.params,
+        grads: s.grads,
+        dx: s.scratch.dpooled!,
+      }),
+    );
+    p.append(
+      await recordPoolBackward(gpu, { batch: B, seqLen: c.seqLen, dModel: d, mode: c.head.pool }, {
+        dPooled: s.scratch.dpooled!,
+        lengths: s.inputs.lengths,
+        dHidden: dh,
+      }),
+    );
+  }
+
+  /** Backward through block i; `g` holds d(loss)/d(block output). Returns [gradient of input, free buffer]. */
+  async #blockBackward(
+    p: Program,
+    i: number,
+    a: BlockActivations,
+    g: Tensor,
+    other: Tensor,
+  ): Promise<[Tensor, Tensor]> {
+    const gpu = this.#gpu, c = this.#config, d = c.dModel, s = this.#s, sc = s.scratch, F = c.dMlp;
+    const name = `blocks.${i}`;
+    const pre = c.norm === "pre", post = c.norm === "post";
+    const swap = () => [g, other] = [other, g];
+    // MLP branch. Post-LN: g ← LN2ᵀ(g) first.
+    if (post) {
+      p.append(await this.#layerNormBackward(`${name}.ln2`, g, a.r2!, a.ln2!, other, false));
+      swap();
+    }
+    const mlpIn = pre ? a.ln2!.y : a.x1;
+    p.append(
+      await recordLinearBackward(gpu, this.#linear(`${name}.mlp.proj`, F, d), { dy: g, x: a.act, params: s.params, grads: s.grads, dx: sc.dact }),
+    );
+    p.append(await recordGeluBackward(gpu, { dy: sc.dact, x: a.fc, dx: sc.dfc, n: this.#rows * F }));
+    // Pre-LN: the branch input gradient goes through LN2 into the stream; otherwise straight in.
+    p.append(
+      await recordLinearBackward(gpu, this.#linear(`${name}.mlp.fc`, d, F), {
+        dy: sc.dfc,
+        x: mlpIn,
+        params: s.params,
+        grads: s.grads,
+        dx: pre ? other : g,
+        accumulateDx: !pre,
+      }),
+    );
+    if (pre) p.append(await this.#layerNormBackward(`${name}.ln2`, other, a.x1, a.ln2!, g, true));
+    // Attention branch. Post-LN: g ← LN1ᵀ(g) first.
+    if (post) {
+      p.append(await this.#layerNormBackward(`${name}.ln1`, g, a.r1!, a.ln1!, other, false));
+      swap();
+    }
+    const attnIn = pre ? a.ln1!.y : a.xIn;
+    p.append(
+      await recordLinearBackward(gpu, this.#linear(`${name}.attn.proj`, d, d), { dy: g, x: a.attnOut, params: s.params, grads: s.grads, dx: sc.dattn }),
+    );
+    p.append(
+      await recordAttentionBackward(gpu, this.#attentionShape, {
+        dout: sc.dattn,
+        qkv: a.qkv,
+        probs: a.probs,
+        dprobs: sc.dprobs,
+        dqkv: sc.dqkv,
+      }),
+    );
+    p.append(
+      await recordLinearBackward(gpu, this.#linear(`${name}.attn.qkv`, d, 3 * d), {
+        dy: sc.dqkv,
+        x: attnIn,
+        params: s.params,
+        grads: s.grads,
+        dx: pre ? other : g,
+        accumulateDx: !pre,
+      }),
+    );
+    if (pre) p.append(await this.#layerNormBackward(`${name}.ln1`, other, a.xIn, a.ln1!, g, true));
+    return [g, other];
+  }
+
+  async #embedBackward(p: Program, g: Tensor): Promise<EmbeddingBackward | null> {
+    const gpu = this.#gpu, c = this.#config, s = this.#s, B = this.#B, d = c.dModel;
+    if (c.input.kind === "tokens") {
+      const tied = c.head.kind === "lm" && c.head.tied;
+      const backward = await recordEmbeddingBackward(
+        gpu,
+        { batch: B, seqLen: c.seqLen, dModel: d, vocabSize: c.input.vocabSize },
+        { dOut: g, dTokenWeight: this.#grad("embed.tokens.weight"), dPositionWeight: this.#grad("embed.positions.weight") },
+        { accumulate: tied },
+      );
+      p.append(backward); // moves the dispatches; `backward` keeps its CSR tensors for setTokens
+      return backward;
+    }
+    const shape = { ...c.input, batch: B, dModel: d };
+    const width = c.input.channels * c.input.patchSize ** 2;
+    p.append(
+      await recordPatchAssembleBackward(gpu, shape, {
+        dOut: g,
+        dPatchOut: s.scratch.dpatchOut!,
+        dCls: this.#grad("embed.cls"),
+        dPositionWeight: this.#grad("embed.positions.weight"),
+      }),
+    );
+    p.append(
+      await recordLinearBackward(gpu, this.#linear("embed.patch", width, d, B * patchCount(shape)), {
+        dy: s.scratch.dpatchOut!,
+        x: s.patches!,
+        params: s.params,
+        grads: s.grads,
+      }),
+    );
+    return null;
+  }
+}
