@@ -9,8 +9,11 @@
  * @module
  */
 
-import { getDevice, type Gpu, GpuTimer, grid1d, ParamLayout, Program, slice, Tensor } from "../mod.ts";
-import type { BlockKind } from "../src/nn/layout.ts";
+import { getDevice, type Gpu } from "../src/gpu/device.ts";
+import { grid1d, Program, slice } from "../src/gpu/dispatch.ts";
+import { Tensor } from "../src/gpu/tensor.ts";
+import { GpuTimer } from "../src/gpu/timing.ts";
+import { type BlockKind, ParamLayout } from "../src/nn/layout.ts";
 import { Rng } from "../src/nn/rng.ts";
 import { adam, adamw, lion, rmsprop, sgd, signSgd, signum } from "../src/optim/optimizers.ts";
 import { applyParams, BLOCK_WORDS } from "../src/optim/plan.ts";

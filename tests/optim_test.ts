@@ -1,12 +1,20 @@
 import assert from "node:assert/strict";
-import { ParamLayout, Tensor } from "../mod.ts";
-import type { ParamBlock } from "../src/nn/layout.ts";
+import { getDevice, type Gpu } from "../src/gpu/device.ts";
+import { Tensor } from "../src/gpu/tensor.ts";
+import { type ParamBlock, ParamLayout } from "../src/nn/layout.ts";
 import { Rng } from "../src/nn/rng.ts";
 import { scaleLrForBatch, sqrtScaledLr } from "../src/optim/batch_size.ts";
 import { clipByGlobalNorm } from "../src/optim/clip.ts";
 import { lrMultipliers } from "../src/optim/lr_multipliers.ts";
 import { adam, adamw, lion, rmsprop, sgd, signSgd, signum } from "../src/optim/optimizers.ts";
-import { identity, scaleByAdam, scaleByLion, scaleBySign } from "../src/optim/rules.ts";
+import {
+  identityRule,
+  ruleSource,
+  ruleTransform,
+  scaleByAdam,
+  scaleByLion,
+  scaleBySign,
+} from "../src/optim/rules.ts";
 import {
   constantLr,
   cosineDecay,
@@ -20,7 +28,6 @@ import {
 import { CONTROL } from "../src/optim/state.ts";
 import { chain, type GradientTransformation } from "../src/optim/transform.ts";
 import { addDecayedWeights, excludeKinds } from "../src/optim/weight_decay.ts";
-import { testGpu } from "./helpers.ts";
 import {
   adamRef,
   clipRef,
@@ -32,6 +39,13 @@ import {
   signSgdRef,
   signumRef,
 } from "./reference/optim.ts";
+
+// Imports come from src/ rather than mod.ts, so this file checks while other modules change.
+let shared: Promise<Gpu> | null = null;
+function testGpu(): Promise<Gpu> {
+  shared ??= getDevice();
+  return shared;
+}
 
 // Odd block sizes, norm/bias kinds, blocks spanning several 64-float granules, and gaps.
 const LAYOUT = new ParamLayout([
@@ -316,8 +330,10 @@ const SCHEDULES: Record<string, Schedule> = {
 Deno.test("clipping + adam + decay + multipliers + warmup-cosine match the composition by hand", async () => {
   const schedule = linearWarmup(cosineDecay(0.05, 3), 2);
   const { params } = randomData(7);
-  // Gradient norms around 1.5, scaled so that clipping at 1 is active on some steps only.
-  const grads = randomData(8).grads.slice(0, STEPS).map((g, s) => g.map((x) => x * [2, 0.1, 1, 0.05, 3][s]));
+  // Gradient norms around 23, scaled so that clipping at 1 is active on some steps only.
+  const grads = randomData(8).grads.slice(0, STEPS).map((g, s) => g.map((x) => x * [2, 0.01, 1, 0.02, 3][s]));
+  const norms = grads.map((g) => clipRef(Float64Array.from(g), LIVE, 1));
+  assert.deepEqual(norms.map((n) => n > 1), [true, false, true, false, true]);
   const opt = chain(
     clipByGlobalNorm(1),
     scaleByAdam({ betas: [0.8, 0.99], eps: 1e-6 }),
@@ -370,7 +386,7 @@ Deno.test("schedules on the GPU match their formulas step by step", async () => 
   const g = new Tensor(gpu, [N]);
   const p = new Tensor(gpu, [N]);
   for (const [kind, schedule] of Object.entries(SCHEDULES)) {
-    const opt = chain(identity(), scaleByLearningRate(schedule));
+    const opt = chain(identityRule(), scaleByLearningRate(schedule));
     const state = opt.init(gpu, LAYOUT);
     const program = await opt.update({ mean: g, batchSize: 1 }, state, p);
     for (let s = 0; s < 12; s++) {
@@ -435,6 +451,49 @@ Deno.test("clipping reports the global gradient norm and scale", async () => {
   state.destroy();
   p.destroy();
   g.destroy();
+});
+
+// A rule from another module that keeps a slot and reads Σ_b g_b²: the extension point.
+const SUM_SQ_RULE = `
+@group(0) @binding(6) var<storage, read_write> acc: array<f32>;
+@group(0) @binding(7) var<storage, read> sum_sq: array<f32>;
+@compute @workgroup_size(WG)
+fn with_sum_sq(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = load(gid, nwg);
+  if (!e.live) { return; }
+  acc[e.i] = acc[e.i] + sum_sq[e.i];
+  store(e, p.h0.x * e.g + sqrt(sum_sq[e.i]));
+}`;
+
+Deno.test("a rule in its own module can keep state and read extra gradient statistics", async () => {
+  const gpu = await testGpu();
+  const rule = ruleTransform({
+    name: "with_sum_sq",
+    source: ruleSource("optim_test_rule", SUM_SQ_RULE),
+    entryPoint: "with_sum_sq",
+    hyper: [0.5],
+    slots: ["acc"],
+    inputs: ["sumSq"],
+  });
+  const opt = chain(rule, scaleByLearningRate(0.1));
+  const { params, grads } = randomData(5);
+  const sumSq = grads[1].map((x) => x * x);
+  const state = opt.init(gpu, LAYOUT);
+  const p = Tensor.from(gpu, [N], params), g = Tensor.from(gpu, [N], grads[0]);
+  const sq = Tensor.from(gpu, [N], sumSq);
+  await assert.rejects(() => opt.update({ mean: g, batchSize: 2 }, state, p), /reads stats.sumSq, which the/);
+  const program = await opt.update({ mean: g, batchSize: 2, sumSq: sq }, state, p);
+  program.run();
+  program.run();
+  const want = Float64Array.from(params), acc = new Float64Array(N);
+  for (const i of LIVE) {
+    for (let k = 0; k < 2; k++) want[i] -= 0.1 * (0.5 * grads[0][i] + Math.sqrt(sumSq[i]));
+    acc[i] = 2 * sumSq[i];
+  }
+  const saved = await state.save();
+  assert.ok(blockError(await p.read(), want) <= 1e-5);
+  assert.ok(blockError(saved.acc, acc) <= 1e-6);
+  for (const t of [program, state, p, g, sq]) t.destroy();
 });
 
 Deno.test("batch-size rules scale the learning rate by (B/B0)^p", () => {

@@ -23,17 +23,7 @@ import {
   referencePerExampleGrads,
   sliceExample,
 } from "./reference/transformer.ts";
-import {
-  B,
-  CASES,
-  cls,
-  lm,
-  randomBatch,
-  randomParams,
-  T,
-  tokenConfig,
-  VOCAB,
-} from "./reference/cases.ts";
+import { B, CASES, cls, lm, randomBatch, randomParams, T, tokenConfig, VOCAB } from "./reference/cases.ts";
 
 const FD_STEP = 1e-5;
 const REL_TOL = 1e-6;

@@ -155,33 +155,33 @@ export async function recordAttentionBackward(
   const steps: (() => Promise<Program>)[] = [
     () =>
       headMatmul(gpu, shape, { M: T, N: T, K: dh }, [io.dout, v.out, false], [io.qkv, v.v, true], [
-      io.dprobs,
-      v.scores,
-    ]),
+        io.dprobs,
+        v.scores,
+      ]),
     () =>
       headMatmul(gpu, shape, { M: T, N: dh, K: T }, [io.probs, v.scores, true], [io.dout, v.out, false], [
-      io.dqkv,
-      dv,
-    ]),
+        io.dqkv,
+        dv,
+      ]),
     () =>
       recordSoftmaxBackward(gpu, {
-      probs: io.probs,
-      grad: io.dprobs,
-      batch: shape.batch,
-      heads: H,
-      seq: T,
-      scale: 1 / Math.sqrt(dh),
-    }),
+        probs: io.probs,
+        grad: io.dprobs,
+        batch: shape.batch,
+        heads: H,
+        seq: T,
+        scale: 1 / Math.sqrt(dh),
+      }),
     () =>
       headMatmul(gpu, shape, { M: T, N: dh, K: T }, [io.dprobs, v.scores, false], [io.qkv, v.k, false], [
-      io.dqkv,
-      dq,
-    ]),
+        io.dqkv,
+        dq,
+      ]),
     () =>
       headMatmul(gpu, shape, { M: T, N: dh, K: T }, [io.dprobs, v.scores, true], [io.qkv, v.q, false], [
-      io.dqkv,
-      dk,
-    ]),
+        io.dqkv,
+        dk,
+      ]),
   ];
   for (const step of steps) program.append(await step());
   return program;

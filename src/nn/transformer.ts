@@ -19,7 +19,12 @@ import { initParams } from "./init.ts";
 import { recordLayerNormBackward, recordLayerNormForward } from "./layer_norm.ts";
 import { type ParamLayout, transformerLayout } from "./layout.ts";
 import { type LinearShape, recordLinearBackward, recordLinearForward } from "./linear.ts";
-import { patchCount, recordPatchAssemble, recordPatchAssembleBackward, recordPatchGather } from "./patch_embedding.ts";
+import {
+  patchCount,
+  recordPatchAssemble,
+  recordPatchAssembleBackward,
+  recordPatchGather,
+} from "./patch_embedding.ts";
 import { recordPool, recordPoolBackward } from "./pool.ts";
 
 /** One batch of B examples, as the data loaders produce it. */
@@ -150,12 +155,18 @@ export class Transformer {
    * Validates the config (throwing before anything is allocated), allocates parameters,
    * gradients and activations, and records the forward and backward programs.
    */
-  static async create(gpu: Gpu, config: TransformerConfig, options: TransformerOptions): Promise<Transformer> {
+  static async create(
+    gpu: Gpu,
+    config: TransformerConfig,
+    options: TransformerOptions,
+  ): Promise<Transformer> {
     const layout = transformerLayout(config);
     const B = options.batchSize;
     if (!Number.isInteger(B) || B < 1) throw new RangeError(`gradscope: batchSize must be ≥ 1, got ${B}`);
     if (options.params && options.params.length !== layout.size) {
-      throw new RangeError(`gradscope: params hold ${options.params.length} floats, the layout needs ${layout.size}`);
+      throw new RangeError(
+        `gradscope: params hold ${options.params.length} floats, the layout needs ${layout.size}`,
+      );
     }
     const state = allocate(gpu, config, layout, B);
     state.params.write(options.params ?? initParams(config, layout, options.seed ?? 0));
@@ -163,7 +174,16 @@ export class Transformer {
     try {
       const forward = await builder.forward();
       const { backward, embeddingBackward } = await builder.backward();
-      return new Transformer({ gpu, config, layout, batchSize: B, state, forward, backward, embeddingBackward });
+      return new Transformer({
+        gpu,
+        config,
+        layout,
+        batchSize: B,
+        state,
+        forward,
+        backward,
+        embeddingBackward,
+      });
     } catch (error) {
       for (const t of state.owned) t.destroy();
       throw error;
@@ -178,7 +198,9 @@ export class Transformer {
     const lengths = batch.lengths ?? inputs.fullLengths;
     expectLength("lengths", lengths, B);
     for (const n of lengths) {
-      if (!Number.isInteger(n) || n < 0 || n > T) throw new RangeError(`gradscope: length ${n} outside [0, ${T}]`);
+      if (!Number.isInteger(n) || n < 0 || n > T) {
+        throw new RangeError(`gradscope: length ${n} outside [0, ${T}]`);
+      }
     }
     inputs.lengths.write(lengths);
     if (config.input.kind === "tokens") {
@@ -201,7 +223,9 @@ export class Transformer {
         throw new RangeError(`gradscope: target ${t} at row ${r} is outside [-1, ${nClasses})`);
       }
       if (config.head.kind === "lm" && r % T >= lengths[Math.floor(r / T)] && t !== -1) {
-        throw new RangeError(`gradscope: target at padded position ${r % T} of example ${Math.floor(r / T)} must be -1`);
+        throw new RangeError(
+          `gradscope: target at padded position ${r % T} of example ${Math.floor(r / T)} must be -1`,
+        );
       }
     }
     inputs.targets.write(batch.targets);
@@ -232,7 +256,9 @@ export class Transformer {
 }
 
 function expectLength(name: string, array: ArrayLike<number>, n: number): void {
-  if (array.length !== n) throw new RangeError(`gradscope: batch.${name} has ${array.length} entries, expected ${n}`);
+  if (array.length !== n) {
+    throw new RangeError(`gradscope: batch.${name} has ${array.length} entries, expected ${n}`);
+  }
 }
 
 function vocabSize(config: TransformerConfig): number {
@@ -245,7 +271,7 @@ interface ModelInputs {
   lengths: Tensor<"i32">;
   targets: Tensor<"i32">;
   weights: Tensor;
-  weightsHost: Float32Array;
+  weightsHost: Float32Array<ArrayBuffer>;
   fullLengths: Int32Array;
 }
 
@@ -467,7 +493,12 @@ class ProgramBuilder {
     const s = this.#s, c = this.#config, gpu = this.#gpu, B = this.#B, d = c.dModel;
     if (c.input.kind === "tokens") {
       p.append(
-        await recordEmbeddingForward(gpu, { batch: B, seqLen: c.seqLen, dModel: d, vocabSize: c.input.vocabSize }, {
+        await recordEmbeddingForward(gpu, {
+          batch: B,
+          seqLen: c.seqLen,
+          dModel: d,
+          vocabSize: c.input.vocabSize,
+        }, {
           tokens: s.inputs.tokens!,
           tokenWeight: this.#param("embed.tokens.weight"),
           positionWeight: this.#param("embed.positions.weight"),
@@ -506,7 +537,13 @@ class ProgramBuilder {
       p.append(await this.#layerNorm(`${name}.ln1`, a.xIn, a.ln1!));
       attnIn = a.ln1!.y;
     }
-    p.append(await recordLinearForward(gpu, this.#linear(`${name}.attn.qkv`, d, 3 * d), { x: attnIn, params: s.params, y: a.qkv }));
+    p.append(
+      await recordLinearForward(gpu, this.#linear(`${name}.attn.qkv`, d, 3 * d), {
+        x: attnIn,
+        params: s.params,
+        y: a.qkv,
+      }),
+    );
     p.append(
       await recordAttentionForward(gpu, this.#attentionShape, {
         qkv: a.qkv,
@@ -533,7 +570,13 @@ class ProgramBuilder {
       p.append(await this.#layerNorm(`${name}.ln2`, a.x1, a.ln2!));
       mlpIn = a.ln2!.y;
     }
-    p.append(await recordLinearForward(gpu, this.#linear(`${name}.mlp.fc`, d, c.dMlp), { x: mlpIn, params: s.params, y: a.fc }));
+    p.append(
+      await recordLinearForward(gpu, this.#linear(`${name}.mlp.fc`, d, c.dMlp), {
+        x: mlpIn,
+        params: s.params,
+        y: a.fc,
+      }),
+    );
     p.append(await recordGeluForward(gpu, { x: a.fc, y: a.act, n: this.#rows * c.dMlp }));
     const r2 = post ? a.r2! : a.xOut;
     p.append(await recordAxpby(gpu, a.x1, r2, 1, 0));
@@ -570,7 +613,13 @@ class ProgramBuilder {
           }),
         );
       } else {
-        p.append(await recordLinearForward(gpu, this.#linear("head", d, nClasses), { x: h, params: s.params, y: s.logits }));
+        p.append(
+          await recordLinearForward(gpu, this.#linear("head", d, nClasses), {
+            x: h,
+            params: s.params,
+            y: s.logits,
+          }),
+        );
       }
     } else {
       rows = B;
@@ -582,7 +631,13 @@ class ProgramBuilder {
           pooled: s.pooled!,
         }),
       );
-      p.append(await recordLinearForward(gpu, this.#linear("head", d, nClasses, B), { x: s.pooled!, params: s.params, y: s.logits }));
+      p.append(
+        await recordLinearForward(gpu, this.#linear("head", d, nClasses, B), {
+          x: s.pooled!,
+          params: s.params,
+          y: s.logits,
+        }),
+      );
     }
     p.append(
       await recordCrossEntropy(gpu, { rows, nClasses }, {
@@ -616,7 +671,9 @@ class ProgramBuilder {
       p.append(await this.#layerNormBackward("ln_f", g, last, s.lnF, other, false));
       [g, other] = [other, g];
     }
-    for (let i = c.nLayers - 1; i >= 0; i--) [g, other] = await this.#blockBackward(p, i, s.blocks[i], g, other);
+    for (let i = c.nLayers - 1; i >= 0; i--) {
+      [g, other] = await this.#blockBackward(p, i, s.blocks[i], g, other);
+    }
     const embeddingBackward = await this.#embedBackward(p, g);
     return { backward: p, embeddingBackward };
   }
@@ -629,12 +686,37 @@ class ProgramBuilder {
         // d(tokens.weight) = dlogitsᵀ·h, overwritten here; the embedding backward adds to it.
         const tokens = this.#layout.get("embed.tokens.weight");
         p.append(
-          await recordMatmul(gpu, { a: s.dlogits, b: h, c: s.grads, M: V, N: d, K: rows, transA: true, cOffset: tokens.offset }),
+          await recordMatmul(gpu, {
+            a: s.dlogits,
+            b: h,
+            c: s.grads,
+            M: V,
+            N: d,
+            K: rows,
+            transA: true,
+            cOffset: tokens.offset,
+          }),
         );
-        p.append(await recordMatmul(gpu, { a: s.dlogits, b: s.params, c: dh, M: rows, N: d, K: V, bOffset: tokens.offset }));
+        p.append(
+          await recordMatmul(gpu, {
+            a: s.dlogits,
+            b: s.params,
+            c: dh,
+            M: rows,
+            N: d,
+            K: V,
+            bOffset: tokens.offset,
+          }),
+        );
       } else {
         p.append(
-          await recordLinearBackward(gpu, this.#linear("head", d, V), { dy: s.dlogits, x: h, params: s.params, grads: s.grads, dx: dh }),
+          await recordLinearBackward(gpu, this.#linear("head", d, V), {
+            dy: s.dlogits,
+            x: h,
+            params: s.params,
+            grads: s.grads,
+            dx: dh,
+          }),
         );
       }
       return;
@@ -677,7 +759,13 @@ class ProgramBuilder {
     }
     const mlpIn = pre ? a.ln2!.y : a.x1;
     p.append(
-      await recordLinearBackward(gpu, this.#linear(`${name}.mlp.proj`, F, d), { dy: g, x: a.act, params: s.params, grads: s.grads, dx: sc.dact }),
+      await recordLinearBackward(gpu, this.#linear(`${name}.mlp.proj`, F, d), {
+        dy: g,
+        x: a.act,
+        params: s.params,
+        grads: s.grads,
+        dx: sc.dact,
+      }),
     );
     p.append(await recordGeluBackward(gpu, { dy: sc.dact, x: a.fc, dx: sc.dfc, n: this.#rows * F }));
     // Pre-LN: the branch input gradient goes through LN2 into the stream; otherwise straight in.
@@ -699,7 +787,13 @@ class ProgramBuilder {
     }
     const attnIn = pre ? a.ln1!.y : a.xIn;
     p.append(
-      await recordLinearBackward(gpu, this.#linear(`${name}.attn.proj`, d, d), { dy: g, x: a.attnOut, params: s.params, grads: s.grads, dx: sc.dattn }),
+      await recordLinearBackward(gpu, this.#linear(`${name}.attn.proj`, d, d), {
+        dy: g,
+        x: a.attnOut,
+        params: s.params,
+        grads: s.grads,
+        dx: sc.dattn,
+      }),
     );
     p.append(
       await recordAttentionBackward(gpu, this.#attentionShape, {
@@ -731,7 +825,11 @@ class ProgramBuilder {
       const backward = await recordEmbeddingBackward(
         gpu,
         { batch: B, seqLen: c.seqLen, dModel: d, vocabSize: c.input.vocabSize },
-        { dOut: g, dTokenWeight: this.#grad("embed.tokens.weight"), dPositionWeight: this.#grad("embed.positions.weight") },
+        {
+          dOut: g,
+          dTokenWeight: this.#grad("embed.tokens.weight"),
+          dPositionWeight: this.#grad("embed.positions.weight"),
+        },
         { accumulate: tied },
       );
       p.append(backward); // moves the dispatches; `backward` keeps its CSR tensors for setTokens

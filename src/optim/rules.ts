@@ -56,11 +56,11 @@ function checkBetas(owner: string, betas: Betas): void {
  *
  * @example
  * ```ts
- * import { chain, identity, scaleByLearningRate } from "./mod.ts";
- * const sgd = chain(identity(), scaleByLearningRate(0.1));
+ * import { chain, identityRule, scaleByLearningRate } from "./mod.ts";
+ * const sgd = chain(identityRule(), scaleByLearningRate(0.1));
  * ```
  */
-export function identity(): GradientTransformation {
+export function identityRule(): GradientTransformation {
   return ruleTransform(IDENTITY_RULE);
 }
 
@@ -91,7 +91,7 @@ export function scaleByMomentum(options: MomentumOptions): GradientTransformatio
   if (nesterov && (momentum === 0 || dampening !== 0)) {
     throw new RangeError("gradscope: momentum: Nesterov momentum needs momentum > 0 and dampening 0");
   }
-  if (momentum === 0) return identity();
+  if (momentum === 0) return identityRule();
   return builtin("momentum", [momentum, 1 - dampening, nesterov ? 1 : 0], ["momentum_buffer"]);
 }
 
