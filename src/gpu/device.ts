@@ -19,7 +19,10 @@ export interface GetDeviceOptions {
 
 /** Raised when no WebGPU adapter is available; the message names the fix. */
 export class NoAdapterError extends Error {
-  /** @param detail what the adapter request said, if anything */
+  /**
+   * Builds the error.
+   * @param detail what the adapter request said, if anything
+   */
   constructor(detail = "") {
     super(
       "gradscope: no WebGPU adapter found" + (detail ? ` (${detail})` : "") + ".\n" +
@@ -32,7 +35,10 @@ export class NoAdapterError extends Error {
 
 /** Raised when the GPU device is lost while gradscope still uses it. */
 export class DeviceLostError extends Error {
-  /** @param info the loss information from `device.lost` */
+  /**
+   * Builds the error.
+   * @param info the loss information from `device.lost`
+   */
   constructor(info: GPUDeviceLostInfo) {
     super(`gradscope: the GPU device was lost (${info.reason}): ${info.message}`);
     this.name = "DeviceLostError";
@@ -42,6 +48,7 @@ export class DeviceLostError extends Error {
 /** Raised when a kernel fails validation or runs out of memory; names the kernel. */
 export class KernelError extends Error {
   /**
+   * Builds the error.
    * @param kernel the kernel (or buffer) label
    * @param kind "validation", "out-of-memory" or "internal"
    * @param message the WebGPU error message
@@ -74,6 +81,7 @@ export class Gpu {
   #lost: DeviceLostError | null = null;
 
   /**
+   * Wraps a device; use {@linkcode getDevice} rather than calling this directly.
    * @param adapter the adapter
    * @param device a device requested from it
    */

@@ -178,7 +178,10 @@ export class Program {
   readonly #gpu: Gpu;
   readonly #owned: { destroy(): void }[] = [];
 
-  /** @param gpu the device */
+  /**
+   * Creates an empty program.
+   * @param gpu the device
+   */
   constructor(gpu: Gpu) {
     this.#gpu = gpu;
   }

@@ -26,7 +26,10 @@ export class KernelCache {
   #modules = new Map<string, GPUShaderModule>();
   #pipelines = new Map<string, GPUComputePipeline>();
 
-  /** @param device the device that owns the pipelines */
+  /**
+   * Creates an empty cache.
+   * @param device the device that owns the pipelines
+   */
   constructor(device: GPUDevice) {
     this.#device = device;
   }

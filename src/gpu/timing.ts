@@ -25,7 +25,10 @@ export class GpuTimer {
   readonly #resolveBuffer: GPUBuffer | null = null;
   #wallStart = 0;
 
-  /** @param gpu the device */
+  /**
+   * Creates the query set when the device has `timestamp-query`.
+   * @param gpu the device
+   */
   constructor(gpu: Gpu) {
     this.#gpu = gpu;
     if (gpu.hasTimestamps) {

@@ -72,7 +72,10 @@ export const MAX_SEQ_LEN = 1024;
 
 /** Raised for an invalid {@linkcode TransformerConfig}. */
 export class ConfigError extends Error {
-  /** @param message what is wrong */
+  /**
+   * Builds the error.
+   * @param message what is wrong
+   */
   constructor(message: string) {
     super(`gradscope: bad transformer config: ${message}`);
     this.name = "ConfigError";

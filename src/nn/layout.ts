@@ -47,7 +47,10 @@ export class ParamLayout {
   readonly size: number;
   readonly #byName: Map<string, ParamBlock>;
 
-  /** @param specs blocks in order; offsets are assigned here */
+  /**
+   * Assigns offsets to the blocks, in order.
+   * @param specs blocks in order
+   */
   constructor(specs: readonly { name: string; shape: readonly number[]; kind: BlockKind }[]) {
     let offset = 0;
     const blocks: ParamBlock[] = [];

@@ -20,7 +20,10 @@ export class Rng {
   /** The generator state; assign a saved value to resume. */
   state: number;
 
-  /** @param seed any integer */
+  /**
+   * Seeds the generator.
+   * @param seed any integer
+   */
   constructor(seed: number) {
     this.state = (seed ^ 0x9e3779b9) >>> 0;
   }
