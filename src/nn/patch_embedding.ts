@@ -31,7 +31,8 @@ export interface PatchShape {
 
 /** Number of patches per image, N = (S/ps)²; throws a RangeError for a bad shape. */
 export function patchCount(shape: PatchShape): number {
-  requirePositive("patch input", { ...shape });
+  const { batch, channels, imageSize, patchSize, dModel } = shape;
+  requirePositive("patch input", { batch, channels, imageSize, patchSize, dModel });
   if (shape.imageSize % shape.patchSize !== 0) {
     throw new RangeError(
       `gradscope: patch input: patchSize ${shape.patchSize} must divide ${shape.imageSize}`,
