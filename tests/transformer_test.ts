@@ -12,6 +12,7 @@ const TOL = 1e-3;
 
 function toBatch(ref: RefBatch): Batch {
   return {
+    B: ref.B,
     tokens: ref.tokens,
     images: ref.images ? Float32Array.from(ref.images) : undefined,
     lengths: ref.lengths,

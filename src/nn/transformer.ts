@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { Batch } from "../data/batch.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Program, slice, submit } from "../gpu/dispatch.ts";
 import { Tensor } from "../gpu/tensor.ts";
@@ -26,21 +27,6 @@ import {
   recordPatchGather,
 } from "./patch_embedding.ts";
 import { recordPool, recordPoolBackward } from "./pool.ts";
-
-/** One batch of B examples, as the data loaders produce it. */
-export interface Batch {
-  /** Token ids [B·T] (token input). */
-  tokens?: Int32Array;
-  /** Images [B, C, S, S] (patch input). */
-  images?: Float32Array;
-  /** Valid positions per example [B]; keys past it are masked. Defaults to T. */
-  lengths?: Int32Array;
-  /**
-   * LM: next-token ids [B·T], −1 = ignored (must be −1 at positions ≥ lengths[b]).
-   * Classifier: class ids [B].
-   */
-  targets: Int32Array;
-}
 
 /** Options of {@linkcode Transformer.create}. */
 export interface TransformerOptions {
@@ -91,7 +77,7 @@ interface NormActivations {
  *   input: { kind: "tokens", vocabSize: 32 }, head: { kind: "lm", tied: false },
  * }, { batchSize: 2, seed: 0 });
  * const tokens = new Int32Array(16).map((_, i) => i % 32);
- * model.setBatch({ tokens, targets: tokens.map((t) => (t + 1) % 32) });
+ * model.setBatch({ B: 2, tokens, targets: tokens.map((t) => (t + 1) % 32) });
  * model.forwardBackward();
  * console.log(await model.readLoss()); // ≈ ln 32
  * model.destroy();
@@ -195,6 +181,7 @@ export class Transformer {
     const { config, batchSize: B } = this;
     const T = config.seqLen;
     const inputs = this.#inputs;
+    if (batch.B !== B) throw new RangeError(`gradscope: batch.B is ${batch.B}, the model was built for ${B}`);
     const lengths = batch.lengths ?? inputs.fullLengths;
     expectLength("lengths", lengths, B);
     for (const n of lengths) {
