@@ -24,6 +24,7 @@ export * from "./src/gpu/dispatch.ts";
 export * from "./src/gpu/timing.ts";
 export * from "./src/ops/elementwise.ts";
 export * from "./src/ops/reduce.ts";
+export * from "./src/ops/matmul.ts";
 export * from "./src/nn/rng.ts";
 export * from "./src/nn/config.ts";
 export * from "./src/nn/layout.ts";

@@ -16,7 +16,7 @@ import { Tensor } from "../gpu/tensor.ts";
 const MATMUL: KernelSource = { name: "matmul", code: matmulCode };
 
 /** Rows and columns of C one invocation computes (the kernel's `TM`, `TN` constants). */
-export const MATMUL_REGISTER_TILE = { rows: 16, cols: 8 } as const;
+export const MATMUL_REGISTER_TILE = { rows: 12, cols: 16 } as const;
 
 /** What to multiply. Shapes are row-major; offsets and strides count floats. */
 export interface MatmulSpec {
@@ -113,6 +113,7 @@ function requireCount(name: string, n: number): void {
   }
 }
 
+/** Checks and completes one operand's layout; `name` is "a", "b" or "c" as in the spec fields. */
 function operand(
   name: string,
   rows: number,
@@ -126,7 +127,7 @@ function operand(
   requireCount(`ld${name}`, ld);
   if (ld < cols) {
     throw new RangeError(
-      `gradscope: ${OP}: ld${name} = ${ld} is shorter than a stored row of ${name} (${cols})`,
+      `gradscope: ${OP}: ld${name} = ${ld} is shorter than a stored row of ${name.toUpperCase()} (${cols})`,
     );
   }
   const matrix = rows * ld;
@@ -151,9 +152,9 @@ function resolve(spec: MatmulSpec): Resolved {
   for (const [name, v] of [["alpha", alpha], ["beta", beta]] as const) {
     if (!Number.isFinite(v)) throw new RangeError(`gradscope: ${OP} needs a finite ${name}, got ${v}`);
   }
-  const a = operand("A", transA ? K : M, transA ? M : K, spec.aOffset, spec.lda, batch, spec.aBatchStride);
-  const b = operand("B", transB ? N : K, transB ? K : N, spec.bOffset, spec.ldb, batch, spec.bBatchStride);
-  const c = operand("C", M, N, spec.cOffset, spec.ldc, batch, spec.cBatchStride);
+  const a = operand("a", transA ? K : M, transA ? M : K, spec.aOffset, spec.lda, batch, spec.aBatchStride);
+  const b = operand("b", transB ? N : K, transB ? K : N, spec.bOffset, spec.ldb, batch, spec.bBatchStride);
+  const c = operand("c", M, N, spec.cOffset, spec.ldc, batch, spec.cBatchStride);
   return { M, N, K, transA, transB, outer: batch[0], inner: batch[1], a, b, c, alpha, beta };
 }
 
@@ -194,25 +195,49 @@ function aligned(
   return size >= 4 && words.every((w) => w % 4 === 0) && (!quadsAlongFree || free % 4 === 0);
 }
 
+/** The smallest power of two ≥ min(n, cap): few distinct pipelines, little waste. */
+function pow2Cover(n: number, cap: number): number {
+  let p = 1;
+  while (p < Math.min(n, cap)) p *= 2;
+  return p;
+}
+
 /**
  * The launch shape used when none is given: `direct` on CPU (fallback) adapters, `staged`
- * elsewhere, with workgroups shrunk to the matrix so small products waste little.
+ * elsewhere. Workgroups shrink (in powers of two) to small matrices so little work is thrown
+ * away at the edges; on lavapipe 8 invocations along N fill one 256-bit SIMD row.
  *
  * @example
  * ```ts ignore
- * const tuning = defaultMatmulTuning(gpu, 512, 512); // { path: "direct", wgM: 4, wgN: 8, bk: 16 }
+ * defaultMatmulTuning(gpu, 512, 512); // on lavapipe: { path: "direct", wgM: 2, wgN: 8, bk: 16 }
  * ```
  */
 export function defaultMatmulTuning(gpu: Gpu, M: number, N: number): MatmulTuning {
   const cpu = gpu.adapter.info.isFallbackAdapter;
-  const wgM = Math.min(cpu ? 4 : 8, Math.ceil(M / MATMUL_REGISTER_TILE.rows));
-  const wgN = Math.min(8, Math.ceil(N / MATMUL_REGISTER_TILE.cols));
-  return { path: cpu ? "direct" : "staged", wgM, wgN, bk: 16 };
+  const { rows, cols } = MATMUL_REGISTER_TILE;
+  return {
+    path: cpu ? "direct" : "staged",
+    wgM: pow2Cover(Math.ceil(M / rows), cpu ? 2 : 8),
+    wgN: pow2Cover(Math.ceil(N / cols), 8),
+    bk: 16,
+  };
 }
 
-function checkTuning(t: MatmulTuning): void {
+function checkTuning(gpu: Gpu, t: MatmulTuning): void {
   requirePositive(OP, { wgM: t.wgM, wgN: t.wgN, bk: t.bk });
   if (t.bk % 4 !== 0) throw new RangeError(`gradscope: ${OP}: tuning bk = ${t.bk} is not a multiple of 4`);
+  const limits = gpu.device.limits;
+  if (t.wgM * t.wgN > limits.maxComputeInvocationsPerWorkgroup) {
+    throw new RangeError(`gradscope: ${OP}: ${t.wgM}×${t.wgN} invocations exceed the workgroup limit`);
+  }
+  const { rows, cols } = MATMUL_REGISTER_TILE;
+  const bytes = t.path === "staged" ? 4 * t.bk * (t.wgM * rows + t.wgN * cols) : 0;
+  if (bytes > limits.maxComputeWorkgroupStorageSize) {
+    throw new RangeError(
+      `gradscope: ${OP}: staged tiles need ${bytes} bytes of workgroup memory, the device has ` +
+        `${limits.maxComputeWorkgroupStorageSize}`,
+    );
+  }
 }
 
 function packMatmulParams(r: Resolved): ArrayBuffer {
@@ -250,7 +275,7 @@ export async function recordMatmul(gpu: Gpu, spec: MatmulSpec, tuning?: MatmulTu
   const r = resolve(spec);
   validate(spec, r);
   const t = tuning ?? defaultMatmulTuning(gpu, r.M, r.N);
-  checkTuning(t);
+  checkTuning(gpu, t);
   const batch: [number, number] = [r.outer, r.inner];
   const vec4A = aligned(r.a, batch, spec.a.size, r.transA, r.M);
   const vec4B = aligned(r.b, batch, spec.b.size, !r.transB, r.N);
@@ -260,31 +285,36 @@ export async function recordMatmul(gpu: Gpu, spec: MatmulSpec, tuning?: MatmulTu
   let scratch: Tensor | null = null;
   const spare = () => scratch ??= program.own(new Tensor(gpu, [4], "f32", "matmul.spare"));
   const { rows, cols } = MATMUL_REGISTER_TILE;
-  return await program.add({
-    source: MATMUL,
-    entryPoint: t.path,
-    constants: {
-      TRANS_A: Number(r.transA),
-      TRANS_B: Number(r.transB),
-      VEC4_A: Number(vec4A),
-      VEC4_B: Number(vec4B),
-      USE_BETA: Number(r.beta !== 0),
-      HAS_BIAS: Number(spec.bias !== undefined),
-      WG_M: t.wgM,
-      WG_N: t.wgN,
-      BK: t.bk,
-    },
-    params: packMatmulParams(r),
-    buffers: [
-      spec.a,
-      spec.b,
-      spec.c,
-      spec.bias ?? spare(),
-      spec.a.size >= 4 ? spec.a : spare(),
-      spec.b.size >= 4 ? spec.b : spare(),
-    ],
-    workgroups: [Math.ceil(r.N / (t.wgN * cols)), Math.ceil(r.M / (t.wgM * rows)), r.outer * r.inner],
-  });
+  try {
+    return await program.add({
+      source: MATMUL,
+      entryPoint: t.path,
+      constants: {
+        TRANS_A: Number(r.transA),
+        TRANS_B: Number(r.transB),
+        VEC4_A: Number(vec4A),
+        VEC4_B: Number(vec4B),
+        USE_BETA: Number(r.beta !== 0),
+        HAS_BIAS: Number(spec.bias !== undefined),
+        WG_M: t.wgM,
+        WG_N: t.wgN,
+        BK: t.bk,
+      },
+      params: packMatmulParams(r),
+      buffers: [
+        spec.a,
+        spec.b,
+        spec.c,
+        spec.bias ?? spare(),
+        spec.a.size >= 4 ? spec.a : spare(),
+        spec.b.size >= 4 ? spec.b : spare(),
+      ],
+      workgroups: [Math.ceil(r.N / (t.wgN * cols)), Math.ceil(r.M / (t.wgM * rows)), r.outer * r.inner],
+    });
+  } catch (error) {
+    program.destroy();
+    throw error;
+  }
 }
 
 /**
