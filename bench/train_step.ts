@@ -161,7 +161,7 @@ interface Contender {
 function oursContender(gpu: Gpu, model: Transformer): Contender {
   return {
     trial: async (steps) => {
-      for (let i = 0; i < steps; i++) model.forwardBackward();
+      for (let i = 0; i < steps; i++) await model.forwardBackward();
       await gpu.sync();
     },
     dispose: () => model.destroy(),
@@ -293,7 +293,7 @@ async function runCase(
   const model = await Transformer.create(gpu, c.config, { batchSize: c.batchSize, seed: 0 });
   const batch = randomBatch(c.config, c.batchSize, 1);
   model.setBatch(batch);
-  model.forwardBackward();
+  await model.forwardBackward();
   const ours = { loss: await model.readLoss(), grads: await model.grads.read() };
   const contenders: Contender[] = [oursContender(gpu, model)];
   const check: TrainStepCheck = {

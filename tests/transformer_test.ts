@@ -41,7 +41,7 @@ for (const [index, { name, config, lengths }] of CASES.entries()) {
     const model = await Transformer.create(gpu, config, { batchSize: B, params: Float32Array.from(params) });
     try {
       model.setBatch(toBatch(ref));
-      model.forwardBackward();
+      await model.forwardBackward();
       const [loss, losses, logits, grads] = await Promise.all([
         model.readLoss(),
         model.exampleLosses.read(),
@@ -74,7 +74,7 @@ Deno.test("GPU model: same seed gives the same loss, different seeds differ", as
   const lossOf = async (seed: number) => {
     const model = await Transformer.create(gpu, config, { batchSize: B, seed });
     model.setBatch(toBatch(ref));
-    model.forwardBackward();
+    await model.forwardBackward();
     const loss = await model.readLoss();
     const params = await model.params.read();
     model.destroy();

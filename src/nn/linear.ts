@@ -59,19 +59,34 @@ export async function recordLinearForward(
   });
 }
 
+/** Tensors of a linear layer's backward pass. */
+export interface LinearBackwardIo {
+  /** Gradient of the output [rows, nOut]. */
+  dy: Tensor;
+  /** The forward input [rows, nIn]. */
+  x: Tensor;
+  /** Flat parameters. */
+  params: Tensor;
+  /** Flat gradient buffer that receives dW and db. */
+  grads: Tensor;
+  /** Receives dx = dy·Wᵀ when given. */
+  dx?: Tensor;
+  /** Add dy·Wᵀ to `dx` instead of overwriting it. */
+  accumulateDx?: boolean;
+}
+
 /**
- * Records the backward pass: dW = xᵀ·dy and db = Σ_rows dy into the flat gradient buffer, and
- * dx = dy·Wᵀ (overwritten, or added with `accumulateDx`) when `dx` is given.
+ * Records dW = xᵀ·dy and db = Σ_rows dy into the flat gradient buffer.
  *
  * @example
  * ```ts ignore
- * await recordLinearBackward(gpu, shape, { dy, x, params, grads, dx });
+ * await recordLinearParamGrad(gpu, shape, { dy, x, params, grads });
  * ```
  */
-export async function recordLinearBackward(
+export async function recordLinearParamGrad(
   gpu: Gpu,
   shape: LinearShape,
-  io: { dy: Tensor; x: Tensor; params: Tensor; grads: Tensor; dx?: Tensor; accumulateDx?: boolean },
+  io: LinearBackwardIo,
 ): Promise<Program> {
   const { weight, bias } = blocks(shape);
   const { rows, nIn, nOut } = shape;
@@ -93,21 +108,55 @@ export async function recordLinearBackward(
       await recordColumnSum(gpu, { x: io.dy, out: slice(io.grads, bias.offset, bias.size), rows, n: nOut }),
     );
   }
-  if (io.dx) {
-    program.append(
-      await recordMatmul(gpu, {
-        a: io.dy,
-        b: io.params,
-        c: io.dx,
-        M: rows,
-        N: nIn,
-        K: nOut,
-        transB: true,
-        bOffset: weight.offset,
-        ldb: nOut,
-        beta: io.accumulateDx ? 1 : 0,
-      }),
-    );
-  }
   return program;
+}
+
+/**
+ * Records dx = dy·Wᵀ (overwritten, or added with `accumulateDx`); a no-op without `dx`.
+ *
+ * @example
+ * ```ts ignore
+ * await recordLinearInputGrad(gpu, shape, { dy, x, params, grads, dx });
+ * ```
+ */
+export async function recordLinearInputGrad(
+  gpu: Gpu,
+  shape: LinearShape,
+  io: LinearBackwardIo,
+): Promise<Program> {
+  const program = new Program(gpu);
+  if (!io.dx) return program;
+  const { weight } = blocks(shape);
+  return program.append(
+    await recordMatmul(gpu, {
+      a: io.dy,
+      b: io.params,
+      c: io.dx,
+      M: shape.rows,
+      N: shape.nIn,
+      K: shape.nOut,
+      transB: true,
+      bOffset: weight.offset,
+      ldb: shape.nOut,
+      beta: io.accumulateDx ? 1 : 0,
+    }),
+  );
+}
+
+/**
+ * Records the whole backward pass: {@linkcode recordLinearParamGrad} then
+ * {@linkcode recordLinearInputGrad}.
+ *
+ * @example
+ * ```ts ignore
+ * await recordLinearBackward(gpu, shape, { dy, x, params, grads, dx });
+ * ```
+ */
+export async function recordLinearBackward(
+  gpu: Gpu,
+  shape: LinearShape,
+  io: LinearBackwardIo,
+): Promise<Program> {
+  const program = await recordLinearParamGrad(gpu, shape, io);
+  return program.append(await recordLinearInputGrad(gpu, shape, io));
 }

@@ -11,6 +11,13 @@ import { Program, slice, submit } from "../gpu/dispatch.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { recordAxpby } from "../ops/elementwise.ts";
 import { recordMatmul } from "../ops/matmul.ts";
+import { recordCopyExampleRows, recordOneHotExampleRows } from "../stats/example_rows.ts";
+import {
+  recordPerExampleColumnSum,
+  recordPerExampleDirect,
+  recordPerExampleLinearGrad,
+  type StatOutputs,
+} from "../stats/per_example.ts";
 import { type AttentionShape, recordAttentionBackward, recordAttentionForward } from "./attention.ts";
 import type { TransformerConfig } from "./config.ts";
 import { exampleMeanWeights, recordCrossEntropy, recordLossReduce } from "./cross_entropy.ts";
@@ -19,7 +26,13 @@ import { recordGeluBackward, recordGeluForward } from "./gelu.ts";
 import { initParams } from "./init.ts";
 import { recordLayerNormBackward, recordLayerNormForward } from "./layer_norm.ts";
 import { type ParamLayout, transformerLayout } from "./layout.ts";
-import { type LinearShape, recordLinearBackward, recordLinearForward } from "./linear.ts";
+import {
+  type LinearBackwardIo,
+  type LinearShape,
+  recordLinearForward,
+  recordLinearInputGrad,
+  recordLinearParamGrad,
+} from "./linear.ts";
 import {
   patchCount,
   recordPatchAssemble,
@@ -61,12 +74,38 @@ interface NormActivations {
 }
 
 /**
+ * Per-example statistics the backward pass computes on request, BackPACK style: the model
+ * is unchanged, and only what is asked for is computed. The mean gradient (`grads`) is always
+ * computed; with any statistic requested, every weight gradient comes from the per-example
+ * kernels, where G_b = ∇ loss_b is formed from example b's own rows.
+ */
+export interface StatsRequest {
+  /** Σ_b G_b ⊙ G_b, into {@linkcode GradientStatistics.sumSq}. */
+  sumSq?: boolean;
+  /** Σ_b sign(G_b), into {@linkcode GradientStatistics.sumSign}. */
+  sumSign?: boolean;
+  /** ‖G_b‖² per example and block, a [B, nBlocks] table in layout block order. */
+  norms?: boolean;
+}
+
+/** The statistics tensors; each is null until a request first asks for it. */
+export interface GradientStatistics {
+  /** Flat Σ_b G_b², same layout as the parameters. */
+  sumSq: Tensor | null;
+  /** Flat Σ_b sign(G_b). */
+  sumSign: Tensor | null;
+  /** Per-example squared norms [B, nBlocks]: row b, column = index of the block in the layout. */
+  norms: Tensor | null;
+}
+
+/**
  * A transformer whose parameters, gradients and activations live on the GPU.
  *
  * Each step: {@linkcode Transformer.setBatch} uploads the batch into preallocated tensors,
  * then {@linkcode Transformer.forwardBackward} submits the recorded forward and backward
  * programs. `grads` holds the gradient of the batch loss (the mean of the per-example losses)
- * in the flat layout; `loss` and `exampleLosses` stay on the GPU until read.
+ * in the flat layout; `loss` and `exampleLosses` stay on the GPU until read. A
+ * {@linkcode StatsRequest} adds per-example statistics to the same backward pass.
  *
  * @example
  * ```ts
@@ -78,8 +117,9 @@ interface NormActivations {
  * }, { batchSize: 2, seed: 0 });
  * const tokens = new Int32Array(16).map((_, i) => i % 32);
  * model.setBatch({ B: 2, tokens, targets: tokens.map((t) => (t + 1) % 32) });
- * model.forwardBackward();
+ * await model.forwardBackward({ norms: true });
  * console.log(await model.readLoss()); // ≈ ln 32
+ * console.log(await model.statistics.norms!.read()); // [2, nBlocks] squared norms
  * model.destroy();
  * gpu.destroy();
  * ```
@@ -103,43 +143,34 @@ export class Transformer {
   readonly logits: Tensor;
   /** The recorded forward pass (including the loss and its gradient w.r.t. the logits). */
   readonly forwardProgram: Program;
-  /** The recorded backward pass. */
-  readonly backwardProgram: Program;
+  /** Per-example statistics filled by backward passes that requested them. */
+  readonly statistics: GradientStatistics = { sumSq: null, sumSign: null, norms: null };
   readonly #gpu: Gpu;
-  readonly #inputs: ModelInputs;
-  readonly #owned: Tensor[];
-  readonly #embeddingBackward: EmbeddingBackward | null;
+  readonly #state: ModelState;
+  readonly #builder: ProgramBuilder;
+  readonly #backwards = new Map<string, Program>();
+  readonly #embeddingBackwards: EmbeddingBackward[] = [];
+  #statScratch: StatScratch | null = null;
+  #tokens: Int32Array | null = null;
 
-  private constructor(parts: {
-    gpu: Gpu;
-    config: TransformerConfig;
-    layout: ParamLayout;
-    batchSize: number;
-    state: ModelState;
-    forward: Program;
-    backward: Program;
-    embeddingBackward: EmbeddingBackward | null;
-  }) {
-    const { state } = parts;
-    this.#gpu = parts.gpu;
-    this.config = parts.config;
-    this.layout = parts.layout;
-    this.batchSize = parts.batchSize;
+  private constructor(gpu: Gpu, state: ModelState, builder: ProgramBuilder, forward: Program) {
+    this.#gpu = gpu;
+    this.#state = state;
+    this.#builder = builder;
+    this.config = builder.config;
+    this.layout = builder.layout;
+    this.batchSize = builder.batchSize;
     this.params = state.params;
     this.grads = state.grads;
     this.loss = state.loss;
     this.exampleLosses = state.exampleLosses;
     this.logits = state.logits;
-    this.forwardProgram = parts.forward;
-    this.backwardProgram = parts.backward;
-    this.#inputs = state.inputs;
-    this.#owned = state.owned;
-    this.#embeddingBackward = parts.embeddingBackward;
+    this.forwardProgram = forward;
   }
 
   /**
    * Validates the config (throwing before anything is allocated), allocates parameters,
-   * gradients and activations, and records the forward and backward programs.
+   * gradients and activations, and records the forward and the plain backward program.
    */
   static async create(
     gpu: Gpu,
@@ -157,20 +188,14 @@ export class Transformer {
     const state = allocate(gpu, config, layout, B);
     state.params.write(options.params ?? initParams(config, layout, options.seed ?? 0));
     const builder = new ProgramBuilder(gpu, config, layout, B, state);
+    let forward: Program | null = null;
     try {
-      const forward = await builder.forward();
-      const { backward, embeddingBackward } = await builder.backward();
-      return new Transformer({
-        gpu,
-        config,
-        layout,
-        batchSize: B,
-        state,
-        forward,
-        backward,
-        embeddingBackward,
-      });
+      forward = await builder.forward();
+      const model = new Transformer(gpu, state, builder, forward);
+      await model.backwardProgram();
+      return model;
     } catch (error) {
+      forward?.destroy();
       for (const t of state.owned) t.destroy();
       throw error;
     }
@@ -180,7 +205,7 @@ export class Transformer {
   setBatch(batch: Batch): void {
     const { config, batchSize: B } = this;
     const T = config.seqLen;
-    const inputs = this.#inputs;
+    const inputs = this.#state.inputs;
     if (batch.B !== B) throw new RangeError(`gradscope: batch.B is ${batch.B}, the model was built for ${B}`);
     const lengths = batch.lengths ?? inputs.fullLengths;
     expectLength("lengths", lengths, B);
@@ -194,29 +219,37 @@ export class Transformer {
       if (!batch.tokens) throw new RangeError("gradscope: a token model needs batch.tokens");
       expectLength("tokens", batch.tokens, B * T);
       inputs.tokens!.write(batch.tokens);
-      this.#embeddingBackward?.setTokens(batch.tokens);
+      this.#tokens = batch.tokens;
+      for (const e of this.#embeddingBackwards) e.setTokens(batch.tokens);
     } else {
       if (!batch.images) throw new RangeError("gradscope: a patch model needs batch.images");
       const { channels: C, imageSize: S } = config.input;
       expectLength("images", batch.images, B * C * S * S);
       inputs.images!.write(batch.images);
     }
-    const nClasses = config.head.kind === "lm" ? vocabSize(config) : config.head.nClasses;
-    const rows = config.head.kind === "lm" ? B * T : B;
-    expectLength("targets", batch.targets, rows);
+    this.#writeTargets(batch.targets, lengths);
+  }
+
+  #writeTargets(targets: Int32Array, lengths: Int32Array): void {
+    const { config, batchSize: B } = this;
+    const T = config.seqLen, lm = config.head.kind === "lm";
+    const nClasses = lm ? vocabSize(config) : (config.head as { nClasses: number }).nClasses;
+    const rows = lm ? B * T : B;
+    expectLength("targets", targets, rows);
     for (let r = 0; r < rows; r++) {
-      const t = batch.targets[r];
+      const t = targets[r];
       if (!Number.isInteger(t) || t < -1 || t >= nClasses) {
         throw new RangeError(`gradscope: target ${t} at row ${r} is outside [-1, ${nClasses})`);
       }
-      if (config.head.kind === "lm" && r % T >= lengths[Math.floor(r / T)] && t !== -1) {
+      if (lm && r % T >= lengths[Math.floor(r / T)] && t !== -1) {
         throw new RangeError(
           `gradscope: target at padded position ${r % T} of example ${Math.floor(r / T)} must be -1`,
         );
       }
     }
-    inputs.targets.write(batch.targets);
-    inputs.weights.write(exampleMeanWeights(batch.targets, B, nClasses, inputs.weightsHost));
+    const inputs = this.#state.inputs;
+    inputs.targets.write(targets);
+    inputs.weights.write(exampleMeanWeights(targets, B, nClasses, inputs.weightsHost));
   }
 
   /** Submits the forward pass only (loss, logits, and the logit gradient). */
@@ -224,9 +257,33 @@ export class Transformer {
     this.forwardProgram.run();
   }
 
-  /** Submits forward and backward in one submission; `grads` then holds the batch gradient. */
-  forwardBackward(): void {
-    submit(this.#gpu, [...this.forwardProgram.dispatches, ...this.backwardProgram.dispatches]);
+  /**
+   * The backward program for a request, recorded on first use and cached: the plain pass
+   * when nothing is requested.
+   */
+  async backwardProgram(request: StatsRequest = {}): Promise<Program> {
+    const key = statsKey(request);
+    let program = this.#backwards.get(key);
+    if (!program) {
+      const stats = key ? this.#statBuffers(request) : null;
+      const recorded = await this.#builder.backward(stats);
+      program = recorded.backward;
+      if (recorded.embeddingBackward) {
+        this.#embeddingBackwards.push(recorded.embeddingBackward);
+        if (this.#tokens) recorded.embeddingBackward.setTokens(this.#tokens);
+      }
+      this.#backwards.set(key, program);
+    }
+    return program;
+  }
+
+  /**
+   * Submits forward and backward in one submission; `grads` then holds the batch gradient
+   * and {@linkcode Transformer.statistics} whatever `request` asked for.
+   */
+  async forwardBackward(request: StatsRequest = {}): Promise<void> {
+    const backward = await this.backwardProgram(request);
+    submit(this.#gpu, [...this.forwardProgram.dispatches, ...backward.dispatches]);
   }
 
   /** Reads the batch loss back (one `mapAsync`). */
@@ -234,12 +291,93 @@ export class Transformer {
     return (await this.loss.read())[0];
   }
 
+  /** Allocates the requested statistics tensors (once each) and the shared scratch. */
+  #statBuffers(request: StatsRequest): StatBuffers {
+    const gpu = this.#gpu, P = this.layout.size, st = this.statistics;
+    if (request.sumSq) st.sumSq ??= new Tensor(gpu, [P], "f32", "stats.sumSq");
+    if (request.sumSign) st.sumSign ??= new Tensor(gpu, [P], "f32", "stats.sumSign");
+    if (request.norms) {
+      st.norms ??= new Tensor(gpu, [this.batchSize, this.layout.blocks.length], "f32", "stats.norms");
+    }
+    this.#statScratch ??= allocateStatScratch(gpu, this.config, this.batchSize);
+    return {
+      sumSq: request.sumSq ? st.sumSq : null,
+      sumSign: request.sumSign ? st.sumSign : null,
+      norms: request.norms ? st.norms : null,
+      scratch: this.#statScratch,
+    };
+  }
+
   /** Frees every tensor and recorded program. */
   destroy(): void {
     this.forwardProgram.destroy();
-    this.backwardProgram.destroy();
-    for (const t of this.#owned) t.destroy();
+    for (const p of this.#backwards.values()) p.destroy();
+    for (const t of this.#state.owned) t.destroy();
+    for (const t of Object.values(this.statistics)) t?.destroy();
+    if (this.#statScratch) { for (const t of Object.values(this.#statScratch)) t?.destroy(); }
   }
+}
+
+function statsKey(request: StatsRequest): string {
+  return (["sumSq", "sumSign", "norms"] as const).filter((k) => request[k]).join(",");
+}
+
+/** Scratch the statistics need beyond the activations. */
+interface StatScratch {
+  xhat: Tensor;
+  mean: Tensor;
+  rstd: Tensor;
+  ones: Tensor;
+  zeros: Tensor;
+  clsMask: Tensor | null;
+  tokenX: Tensor | null;
+  tokenDy: Tensor | null;
+}
+
+interface StatBuffers {
+  sumSq: Tensor | null;
+  sumSign: Tensor | null;
+  norms: Tensor | null;
+  scratch: StatScratch;
+}
+
+/**
+ * x̂ for LayerNorm γ statistics; the position-0 mask for a CLS embedding; the stacked
+ * per-example rows of the token embedding's product (one-hot, and the head's when tied).
+ */
+function allocateStatScratch(gpu: Gpu, config: TransformerConfig, B: number): StatScratch {
+  const T = config.seqLen, d = config.dModel, R = B * T;
+  const f32 = (shape: number[], label: string) => new Tensor(gpu, shape, "f32", label);
+  let clsMask: Tensor | null = null, tokenX: Tensor | null = null, tokenDy: Tensor | null = null;
+  if (config.input.kind === "patches") {
+    clsMask = Tensor.from(
+      gpu,
+      [R, d],
+      Float32Array.from({ length: R * d }, (_, i) => Math.floor(i / d) % T ? 0 : 1),
+    );
+  } else {
+    const tied = config.head.kind === "lm" && config.head.tied;
+    const rows = B * T * (tied ? 2 : 1), V = config.input.vocabSize;
+    const limit = gpu.device.limits.maxStorageBufferBindingSize;
+    if (rows * V * 4 > limit) {
+      throw new RangeError(
+        `gradscope: per-example statistics of the token embedding need ${rows}×${V} floats of scratch, ` +
+          `over the adapter's ${limit}-byte binding limit; use a smaller batch or vocabulary`,
+      );
+    }
+    tokenX = f32([rows, V], "stats.tokens.x");
+    tokenDy = f32([rows, d], "stats.tokens.dy");
+  }
+  return {
+    xhat: f32([R, d], "stats.xhat"),
+    mean: f32([R], "stats.xhat.mean"),
+    rstd: f32([R], "stats.xhat.rstd"),
+    ones: Tensor.from(gpu, [d], new Float32Array(d).fill(1)),
+    zeros: f32([d], "stats.zeros"),
+    clsMask,
+    tokenX,
+    tokenDy,
+  };
 }
 
 function expectLength(name: string, array: ArrayLike<number>, n: number): void {
@@ -391,6 +529,8 @@ class ProgramBuilder {
   readonly #layout: ParamLayout;
   readonly #B: number;
   readonly #s: ModelState;
+  /** Where statistics go while a backward pass with a request is being recorded. */
+  #stats: StatBuffers | null = null;
 
   constructor(gpu: Gpu, config: TransformerConfig, layout: ParamLayout, B: number, state: ModelState) {
     this.#gpu = gpu;
@@ -398,6 +538,18 @@ class ProgramBuilder {
     this.#layout = layout;
     this.#B = B;
     this.#s = state;
+  }
+
+  get config(): TransformerConfig {
+    return this.#config;
+  }
+
+  get layout(): ParamLayout {
+    return this.#layout;
+  }
+
+  get batchSize(): number {
+    return this.#B;
   }
 
   get #rows(): number {
@@ -437,7 +589,7 @@ class ProgramBuilder {
     });
   }
 
-  #layerNormBackward(
+  async #layerNormBackward(
     name: string,
     dy: Tensor,
     x: Tensor,
@@ -445,7 +597,7 @@ class ProgramBuilder {
     dx: Tensor,
     accumulate: boolean,
   ): Promise<Program> {
-    return recordLayerNormBackward(this.#gpu, {
+    const program = await recordLayerNormBackward(this.#gpu, {
       dy,
       x,
       mean: saved.mean,
@@ -458,6 +610,84 @@ class ProgramBuilder {
       d: this.#config.dModel,
       accumulate,
     });
+    if (!this.#stats) return program;
+    // Per-example γ and β gradients: Σ_t dy·x̂ and Σ_t dy over each example's rows, with
+    // x̂ recomputed by a LayerNorm of unit gain and zero shift.
+    const st = this.#stats, T = this.#config.seqLen, B = this.#B;
+    program.append(
+      await recordLayerNormForward(this.#gpu, {
+        x,
+        gamma: st.scratch.ones,
+        beta: st.scratch.zeros,
+        y: st.scratch.xhat,
+        mean: st.scratch.mean,
+        rstd: st.scratch.rstd,
+        rows: this.#rows,
+        d: this.#config.dModel,
+      }),
+    );
+    const n = this.#config.dModel;
+    program.append(
+      await recordPerExampleColumnSum(
+        this.#gpu,
+        { dy, v: st.scratch.xhat, batch: B, rowsPerExample: T, n, scale: B },
+        this.#statOutputs(`${name}.weight`),
+      ),
+    );
+    return program.append(
+      await recordPerExampleColumnSum(
+        this.#gpu,
+        { dy, batch: B, rowsPerExample: T, n, scale: B },
+        this.#statOutputs(`${name}.bias`),
+      ),
+    );
+  }
+
+  /** Where a block's statistics go: its slices of grads, sumSq, sumSign and its norms column. */
+  #statOutputs(name: string): StatOutputs {
+    const st = this.#stats!;
+    const block = this.#layout.get(name);
+    const sliceOf = (t: Tensor | null) => t ? slice(t, block.offset, block.size) : undefined;
+    return {
+      mean: sliceOf(this.#s.grads),
+      sumSq: sliceOf(st.sumSq),
+      sumSign: sliceOf(st.sumSign),
+      norms: st.norms
+        ? { table: st.norms, col: this.#layout.blocks.indexOf(block), nCols: this.#layout.blocks.length }
+        : undefined,
+    };
+  }
+
+  /**
+   * A linear layer's backward: the plain weight gradient, or with statistics the per-example
+   * kernel over examples of `rowsPerExample` rows; then dx.
+   */
+  async #linearBackward(
+    shape: LinearShape,
+    io: LinearBackwardIo,
+    rowsPerExample = this.#config.seqLen,
+  ): Promise<Program> {
+    const gpu = this.#gpu;
+    if (!this.#stats) {
+      const program = await recordLinearParamGrad(gpu, shape, io);
+      return program.append(await recordLinearInputGrad(gpu, shape, io));
+    }
+    const B = this.#B, { nIn, nOut, name } = shape;
+    const program = await recordPerExampleLinearGrad(
+      gpu,
+      { x: io.x, dy: io.dy, batch: B, rowsPerExample, nIn, nOut, scale: B },
+      this.#statOutputs(`${name}.weight`),
+    );
+    if (this.#layout.has(`${name}.bias`)) {
+      program.append(
+        await recordPerExampleColumnSum(
+          gpu,
+          { dy: io.dy, batch: B, rowsPerExample, n: nOut, scale: B },
+          this.#statOutputs(`${name}.bias`),
+        ),
+      );
+    }
+    return program.append(await recordLinearInputGrad(gpu, shape, io));
   }
 
   /** Records the whole forward pass, loss included. */
@@ -646,13 +876,23 @@ class ProgramBuilder {
   }
 
   /** Records the whole backward pass, from the logit gradient to every parameter block. */
-  async backward(): Promise<{ backward: Program; embeddingBackward: EmbeddingBackward | null }> {
+  async backward(
+    stats: StatBuffers | null,
+  ): Promise<{ backward: Program; embeddingBackward: EmbeddingBackward | null }> {
+    this.#stats = stats;
+    try {
+      return await this.#recordBackward();
+    } finally {
+      this.#stats = null;
+    }
+  }
+
+  async #recordBackward(): Promise<{ backward: Program; embeddingBackward: EmbeddingBackward | null }> {
     const p = new Program(this.#gpu);
     const s = this.#s, c = this.#config;
     // The gradient w.r.t. the residual stream ping-pongs between two scratch buffers.
     let g = s.scratch.gA, other = s.scratch.gB;
-    const h = s.lnF ? s.lnF.y : (c.nLayers ? s.blocks[c.nLayers - 1].xOut : s.embedOut);
-    await this.#headBackward(p, h, g);
+    await this.#headBackward(p, this.#headInput(), g);
     if (s.lnF) {
       const last = c.nLayers ? s.blocks[c.nLayers - 1].xOut : s.embedOut;
       p.append(await this.#layerNormBackward("ln_f", g, last, s.lnF, other, false));
@@ -697,7 +937,7 @@ class ProgramBuilder {
         );
       } else {
         p.append(
-          await recordLinearBackward(gpu, this.#linear("head", d, V), {
+          await this.#linearBackward(this.#linear("head", d, V), {
             dy: s.dlogits,
             x: h,
             params: s.params,
@@ -710,13 +950,13 @@ class ProgramBuilder {
     }
     const nClasses = c.head.nClasses;
     p.append(
-      await recordLinearBackward(gpu, this.#linear("head", d, nClasses, B), {
+      await this.#linearBackward(this.#linear("head", d, nClasses, B), {
         dy: s.dlogits,
         x: s.pooled!,
         params: s.params,
         grads: s.grads,
         dx: s.scratch.dpooled!,
-      }),
+      }, 1),
     );
     p.append(
       await recordPoolBackward(gpu, { batch: B, seqLen: c.seqLen, dModel: d, mode: c.head.pool }, {
@@ -746,7 +986,7 @@ class ProgramBuilder {
     }
     const mlpIn = pre ? a.ln2!.y : a.x1;
     p.append(
-      await recordLinearBackward(gpu, this.#linear(`${name}.mlp.proj`, F, d), {
+      await this.#linearBackward(this.#linear(`${name}.mlp.proj`, F, d), {
         dy: g,
         x: a.act,
         params: s.params,
@@ -757,7 +997,7 @@ class ProgramBuilder {
     p.append(await recordGeluBackward(gpu, { dy: sc.dact, x: a.fc, dx: sc.dfc, n: this.#rows * F }));
     // Pre-LN: the branch input gradient goes through LN2 into the stream; otherwise straight in.
     p.append(
-      await recordLinearBackward(gpu, this.#linear(`${name}.mlp.fc`, d, F), {
+      await this.#linearBackward(this.#linear(`${name}.mlp.fc`, d, F), {
         dy: sc.dfc,
         x: mlpIn,
         params: s.params,
@@ -774,7 +1014,7 @@ class ProgramBuilder {
     }
     const attnIn = pre ? a.ln1!.y : a.xIn;
     p.append(
-      await recordLinearBackward(gpu, this.#linear(`${name}.attn.proj`, d, d), {
+      await this.#linearBackward(this.#linear(`${name}.attn.proj`, d, d), {
         dy: g,
         x: a.attnOut,
         params: s.params,
@@ -792,7 +1032,7 @@ class ProgramBuilder {
       }),
     );
     p.append(
-      await recordLinearBackward(gpu, this.#linear(`${name}.attn.qkv`, d, 3 * d), {
+      await this.#linearBackward(this.#linear(`${name}.attn.qkv`, d, 3 * d), {
         dy: sc.dqkv,
         x: attnIn,
         params: s.params,
@@ -820,6 +1060,7 @@ class ProgramBuilder {
         { accumulate: tied },
       );
       p.append(backward); // moves the dispatches; `backward` keeps its CSR tensors for setTokens
+      if (this.#stats) await this.#tokenStats(p, g);
       return backward;
     }
     const shape = { ...c.input, batch: B, dModel: d };
@@ -833,13 +1074,69 @@ class ProgramBuilder {
       }),
     );
     p.append(
-      await recordLinearBackward(gpu, this.#linear("embed.patch", width, d, B * patchCount(shape)), {
+      await this.#linearBackward(this.#linear("embed.patch", width, d, B * patchCount(shape)), {
         dy: s.scratch.dpatchOut!,
         x: s.patches!,
         params: s.params,
         grads: s.grads,
-      }),
+      }, patchCount(shape)),
     );
+    if (this.#stats) {
+      const st = this.#stats, T = c.seqLen;
+      // embed.cls: example b's gradient is dx[b, 0]; the mask keeps position 0 of each example.
+      p.append(
+        await recordPerExampleColumnSum(
+          gpu,
+          { dy: g, v: st.scratch.clsMask!, batch: B, rowsPerExample: T, n: d, scale: B },
+          this.#statOutputs("embed.cls"),
+        ),
+      );
+      p.append(await this.#positionStats(g));
+    }
     return null;
+  }
+
+  /** Statistics of the position embeddings: example b's gradient is its dx rows. */
+  #positionStats(g: Tensor): Promise<Program> {
+    const c = this.#config;
+    return recordPerExampleDirect(
+      this.#gpu,
+      { g, batch: this.#B, n: c.seqLen * c.dModel, scale: this.#B },
+      this.#statOutputs("embed.positions.weight"),
+    );
+  }
+
+  /**
+   * Statistics of the token embedding. Example b's gradient is onehot_bᵀ·dx_b, plus
+   * dlogits_bᵀ·h_b when the LM head is tied; both products' rows are stacked per example so
+   * one per-example kernel forms their sum.
+   */
+  async #tokenStats(p: Program, g: Tensor): Promise<void> {
+    const gpu = this.#gpu, c = this.#config, s = this.#s, st = this.#stats!, B = this.#B, T = c.seqLen;
+    const V = vocabSize(c), d = c.dModel;
+    const tied = c.head.kind === "lm" && c.head.tied;
+    const rows = tied ? 2 * T : T;
+    const { tokenX, tokenDy } = st.scratch;
+    const at = { batch: B, rows: T, dstRows: rows };
+    p.append(await recordOneHotExampleRows(gpu, s.inputs.tokens!, tokenX!, { ...at, offset: 0, width: V }));
+    p.append(await recordCopyExampleRows(gpu, g, tokenDy!, { ...at, offset: 0, width: d }));
+    if (tied) {
+      p.append(await recordCopyExampleRows(gpu, s.dlogits, tokenX!, { ...at, offset: T, width: V }));
+      p.append(await recordCopyExampleRows(gpu, this.#headInput(), tokenDy!, { ...at, offset: T, width: d }));
+    }
+    p.append(
+      await recordPerExampleLinearGrad(
+        gpu,
+        { x: tokenX!, dy: tokenDy!, batch: B, rowsPerExample: rows, nIn: V, nOut: d, scale: B },
+        this.#statOutputs("embed.tokens.weight"),
+      ),
+    );
+    p.append(await this.#positionStats(g));
+  }
+
+  /** The hidden state the head reads. */
+  #headInput(): Tensor {
+    const s = this.#s, c = this.#config;
+    return s.lnF ? s.lnF.y : (c.nLayers ? s.blocks[c.nLayers - 1].xOut : s.embedOut);
   }
 }
