@@ -63,9 +63,18 @@ export function randomParams(config: TransformerConfig, layout: ParamLayout, see
   return params;
 }
 
-/** A random batch; LM targets past each length are −1, and example 2 of an LM batch has one more −1. */
-export function randomBatch(config: TransformerConfig, seed: number, lengths?: Int32Array): RefBatch {
+/**
+ * A random batch of `size` examples (default {@linkcode B}) at the config's sequence length;
+ * LM targets past each length are −1, and example 2 of an LM batch has one more −1.
+ */
+export function randomBatch(
+  config: TransformerConfig,
+  seed: number,
+  lengths?: Int32Array,
+  size = B,
+): RefBatch {
   const rng = new Rng(seed);
+  const B = size, T = config.seqLen;
   const batch: RefBatch = { B, lengths, targets: new Int32Array(0) };
   if (config.input.kind === "tokens") {
     batch.tokens = Int32Array.from({ length: B * T }, () => rng.int(VOCAB));
