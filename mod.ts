@@ -67,3 +67,6 @@ export * from "./src/data/class_batcher.ts";
 export * from "./src/data/zipf_task.ts";
 export * from "./src/data/sequence_task.ts";
 export * from "./src/data/npm_asset.ts";
+export * from "./src/optim/per_example_rules.ts";
+export * from "./src/optim/per_example_clip.ts";
+export * from "./src/optim/gaussian_noise.ts";

@@ -16,7 +16,8 @@ const GRANULE: u32 = 64u;
 
 struct Params {
   n: u32,
-  _p0: u32,
+  // B, the examples the gradient statistics come from (GradStats.batchSize).
+  batch: u32,
   _p1: u32,
   _p2: u32,
   // Rule hyperparameters; each entry point documents their order.

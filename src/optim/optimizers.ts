@@ -41,8 +41,20 @@ function coupled(owner: string, o: BaseOptions, rule: GradientTransformation): G
   return chain(addDecayedWeights(o.weightDecay ?? 0, o.weightDecayMask), rule, scaleByLearningRate(o.lr));
 }
 
-/** The rule, decoupled decay, then η: θ ← θ − η(d + λθ) (AdamW, Lion). */
-function decoupled(
+/**
+ * An optimizer from an update rule with decoupled decay: chain(rule, addDecayedWeights(λ, mask),
+ * scaleByLearningRate(η)), i.e. θ ← θ − η(d + λθ) (AdamW, Lion), after checking η and λ.
+ *
+ * @param owner the optimizer's name for error messages
+ * @param rule the update rule d
+ * @param defaultDecay λ when `o.weightDecay` is not given
+ * @example
+ * ```ts
+ * import { decoupled, scaleBySign } from "./mod.ts";
+ * const opt = decoupled("mySign", { lr: 1e-3, weightDecay: 0.1 }, scaleBySign(), 0);
+ * ```
+ */
+export function decoupled(
   owner: string,
   o: BaseOptions,
   rule: GradientTransformation,

@@ -79,12 +79,19 @@ export function makePlan(parts: readonly Part[]): Plan {
       throw new Error(`gradscope: chain: ${PART_NAME[p.type]} must come after the update rule`);
     }
   }
+  const rule = at < 0 ? IDENTITY_RULE : (parts[at] as Extract<Part, { type: "rule" }>).rule;
+  if (rule.noCoupledDecay && pre.length > 0) {
+    throw new Error(
+      `gradscope: chain: ${rule.name} cannot take coupled decay (addDecayedWeights before the rule); ` +
+        "put addDecayedWeights after the rule",
+    );
+  }
   const post = parts.slice(at < 0 ? start : at + 1);
   const lr = post.find((p) => p.type === "lr");
   return {
     clip,
     pre: pre as Extract<Part, { type: "decay" }>[],
-    rule: at < 0 ? IDENTITY_RULE : (parts[at] as Extract<Part, { type: "rule" }>).rule,
+    rule,
     post,
     schedule: lr ? lr.schedule : UNIT_LR,
   };
@@ -162,10 +169,13 @@ export function buildTables(plan: Plan, layout: ParamLayout): { ids: Uint32Array
   return { ids: granuleBlocks(layout), table: blockCoefficients(plan, layout) };
 }
 
-/** Uniform parameters of a rule's apply kernel (struct Params in kernels/optim_apply.wgsl). */
-export function applyParams(rule: RuleSpec, n: number): ArrayBuffer {
+/**
+ * Uniform parameters of a rule's apply kernel (struct Params in kernels/optim_apply.wgsl):
+ * the element count n, the batch size B of the statistics, and the hyperparameters.
+ */
+export function applyParams(rule: RuleSpec, n: number, batch = 1): ArrayBuffer {
   const bytes = new ArrayBuffer(48);
-  new Uint32Array(bytes)[0] = n;
+  new Uint32Array(bytes).set([n, batch]);
   new Float32Array(bytes).set(rule.hyper, 4);
   return bytes;
 }

@@ -32,7 +32,8 @@ import { OptState } from "./state.ts";
 
 /**
  * The gradient statistics an update reads, each a flat tensor laid out like the parameters.
- * Only `mean` is read by the built-in rules; rules that declare `inputs` also read the others.
+ * Only `mean` is read by the built-in rules; rules that declare `inputs` also read the others,
+ * and the kernels see `batchSize` as `p.batch`.
  *
  * @example
  * ```ts ignore
@@ -77,6 +78,12 @@ export interface RuleSpec {
   readonly inputs?: readonly GradInput[];
   /** Up to two complements δ = 1 − β whose bias corrections 1 − β^t appear as `ctrl.bc1`, `ctrl.bc2`. */
   readonly corrections?: readonly number[];
+  /**
+   * True when the direction cannot include coupled decay λθ, e.g. a rule reading per-example
+   * signs, which λθ added to the mean cannot reach: a chain with `addDecayedWeights` before
+   * such a rule is rejected.
+   */
+  readonly noCoupledDecay?: boolean;
 }
 
 /** Selects parameter blocks, e.g. those that get weight decay. */
@@ -250,7 +257,7 @@ async function recordApply(
   await program.add({
     source: rule.source,
     entryPoint: rule.entryPoint,
-    params: applyParams(rule, n),
+    params: applyParams(rule, n, stats.batchSize),
     buffers: [
       stats.mean,
       params,
