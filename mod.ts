@@ -70,3 +70,5 @@ export * from "./src/data/npm_asset.ts";
 export * from "./src/optim/per_example_rules.ts";
 export * from "./src/optim/per_example_clip.ts";
 export * from "./src/optim/gaussian_noise.ts";
+export * from "./src/stats/example_rows.ts";
+export * from "./src/stats/clipped_gradient.ts";

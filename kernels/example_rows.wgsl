@@ -38,3 +38,12 @@ fn one_hot(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (c >= p.width || r >= p.batch * p.rows) { return; }
   dst[dst_index(r, c)] = select(0.0, 1.0, tokens[r] == i32(c));
 }
+
+// Multiplies each row's value by its example's factor: dst[r] *= src[r / rows]
+// (for example, loss row weights by per-example clipping weights).
+@compute @workgroup_size(64, 4)
+fn scale_by_example(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let r = gid.x + 64u * gid.y;
+  if (gid.x >= 64u || r >= p.batch * p.rows) { return; }
+  dst[r] = dst[r] * src[r / p.rows];
+}

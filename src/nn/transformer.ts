@@ -286,6 +286,20 @@ export class Transformer {
     submit(this.#gpu, [...this.forwardProgram.dispatches, ...backward.dispatches]);
   }
 
+  /**
+   * The loss weight of each logit row ([B·T] for an LM head, [B] for a classifier): the batch
+   * gradient is Σ_rows weight · ∇ row loss. `setBatch` writes them; per-example clipping
+   * rescales them between two passes.
+   */
+  get lossWeights(): Tensor {
+    return this.#state.inputs.weights;
+  }
+
+  /** Logit rows per example: T for an LM head, 1 for a classifier. */
+  get rowsPerExample(): number {
+    return this.config.head.kind === "lm" ? this.config.seqLen : 1;
+  }
+
   /** Reads the batch loss back (one `mapAsync`). */
   async readLoss(): Promise<number> {
     return (await this.loss.read())[0];

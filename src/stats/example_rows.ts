@@ -98,3 +98,39 @@ export function recordOneHotExampleRows(
   check("oneHotExampleRows", tokens, dst, at, 1);
   return record(gpu, "one_hot", tokens, dst, at);
 }
+
+/**
+ * Records `rowValues[r] *= exampleFactors[r / rowsPerExample]` over B·rowsPerExample rows,
+ * e.g. loss row weights scaled by per-example clipping weights.
+ *
+ * @example
+ * ```ts
+ * import { getDevice, recordScaleByExample, Tensor } from "./mod.ts";
+ * const gpu = await getDevice();
+ * const w = Tensor.from(gpu, [2], [0.5, 2]), rows = Tensor.from(gpu, [4], [1, 1, 1, 1]);
+ * const p = await recordScaleByExample(gpu, w, rows, 2, 2);
+ * p.run();
+ * console.log(await rows.read()); // Float32Array [0.5, 0.5, 2, 2]
+ * gpu.destroy();
+ * ```
+ */
+export function recordScaleByExample(
+  gpu: Gpu,
+  exampleFactors: Binding,
+  rowValues: Binding,
+  batch: number,
+  rowsPerExample: number,
+): Promise<Program> {
+  const op = "scaleByExample";
+  requirePositive(op, { batch, rowsPerExample });
+  requireElements(op, "exampleFactors", exampleFactors, batch);
+  requireElements(op, "rowValues", rowValues, batch * rowsPerExample);
+  const program = new Program(gpu);
+  return program.add({
+    source: EXAMPLE_ROWS,
+    entryPoint: "scale_by_example",
+    params: new Uint32Array([batch, rowsPerExample, 0, 0, 1, 0, 0, 0]),
+    buffers: [exampleFactors, rowValues],
+    workgroups: [1, Math.ceil((batch * rowsPerExample) / 256)],
+  });
+}
