@@ -54,9 +54,12 @@ Deno.test("tensor upload, download, dtypes and destroy", async () => {
   }]);
   assert.deepEqual([...new Float32Array(a)], [3, 4]);
   assert.deepEqual([...new Uint32Array(b)], [7]);
+  const bytes = gpu.liveBytes;
   for (const t of [f, u, i]) t.destroy();
   f.destroy(); // twice is safe
   assert.equal(gpu.liveBuffers, before);
+  assert.equal(bytes - gpu.liveBytes, 24 + 8 + 4);
+  assert.ok(gpu.peakBytes >= bytes);
 });
 
 Deno.test("200 kernel calls do not grow the number of live buffers", async () => {

@@ -78,6 +78,8 @@ export class Gpu {
   /** Whether `timestamp-query` is enabled, so {@linkcode GpuTimer} measures GPU time. */
   readonly hasTimestamps: boolean;
   #live = 0;
+  #liveBytes = 0;
+  #peakBytes = 0;
   #lost: DeviceLostError | null = null;
 
   /**
@@ -104,6 +106,21 @@ export class Gpu {
     return this.#live;
   }
 
+  /** Bytes in buffers created through this object and not yet destroyed. */
+  get liveBytes(): number {
+    return this.#liveBytes;
+  }
+
+  /** The most {@linkcode Gpu.liveBytes} has been since creation or the last {@linkcode Gpu.resetPeak}. */
+  get peakBytes(): number {
+    return this.#peakBytes;
+  }
+
+  /** Starts a new peak measurement from the current live bytes. */
+  resetPeak(): void {
+    this.#peakBytes = this.#liveBytes;
+  }
+
   /** Throws if the device was lost. Called before each submission. */
   checkAlive(): void {
     if (this.#lost) throw this.#lost;
@@ -124,11 +141,14 @@ export class Gpu {
   createBuffer(size: number, usage: GPUBufferUsageFlags, label = "buffer"): GPUBuffer {
     const buffer = this.device.createBuffer({ size: Math.max(4, Math.ceil(size / 4) * 4), usage, label });
     this.#live++;
+    this.#liveBytes += buffer.size;
+    this.#peakBytes = Math.max(this.#peakBytes, this.#liveBytes);
     return buffer;
   }
 
   /** Destroys a buffer made by {@linkcode Gpu.createBuffer}. */
   destroyBuffer(buffer: GPUBuffer): void {
+    this.#liveBytes -= buffer.size;
     buffer.destroy();
     this.#live--;
   }
