@@ -72,3 +72,5 @@ export * from "./src/optim/per_example_clip.ts";
 export * from "./src/optim/gaussian_noise.ts";
 export * from "./src/stats/example_rows.ts";
 export * from "./src/stats/clipped_gradient.ts";
+export * from "./src/stats/per_example.ts";
+export * from "./src/stats/noise.ts";
