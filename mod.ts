@@ -74,3 +74,5 @@ export * from "./src/stats/example_rows.ts";
 export * from "./src/stats/clipped_gradient.ts";
 export * from "./src/stats/per_example.ts";
 export * from "./src/stats/noise.ts";
+export * from "./src/train/safetensors.ts";
+export * from "./src/train/checkpoint.ts";
