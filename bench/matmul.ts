@@ -5,7 +5,7 @@
  * then waits once (`gpu.sync()` for ours, `blockUntilReady` for jax-js). Trials of the two
  * alternate and the best trial of each counts, so load from other processes hits both alike.
  *
- *   deno run -A bench/matmul.ts [--json] [--quick] [--variants] [--no-peer]
+ *   deno run -A bench/matmul.ts [--json] [--quick] [--variants] [--no-peer] [--trials N]
  *
  * `--quick` runs small shapes with few iterations (a smoke test); `--variants` adds rows for
  * the workgroup-memory (`staged`) path of the same kernel; `--json` prints one JSON line per
@@ -259,8 +259,10 @@ export function formatMatmulTable(report: MatmulBenchReport): string {
 }
 
 if (import.meta.main) {
+  const trialsAt = Deno.args.indexOf("--trials");
   const report = await runMatmulBench({
     quick: Deno.args.includes("--quick"),
+    trials: trialsAt >= 0 ? Number(Deno.args[trialsAt + 1]) : undefined,
     variants: Deno.args.includes("--variants"),
     peer: !Deno.args.includes("--no-peer"),
   });

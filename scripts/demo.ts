@@ -1,59 +1,113 @@
 /**
- * The demo: prints the adapter, checks the matmul kernel against float64 on odd shapes, and
- * times it against jax-js on the same adapter.
+ * The demo, gradscope's main job on its embedded default: a small causal transformer
+ * trained on Moby Dick (byte-level) with SGD, Adam and SignSGD, logging per-block gradient
+ * norms and per-example statistics, then a summary. Results go to `results/demo/`.
  *
- * Run: `deno task demo` (add `--full` for the full benchmark shapes).
+ * Run: `deno task demo` (`--steps N` to change the length, `--out DIR` for another folder).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { getDevice, matmul, Tensor } from "../mod.ts";
-import { Rng } from "../src/nn/rng.ts";
-import { matmulReference } from "../tests/reference/matmul.ts";
-import { formatMatmulTable, runMatmulBench } from "../bench/matmul.ts";
+import { consoleProgress, getDevice, readJsonl, type RunSummary, train } from "../mod.ts";
 
-const { values } = parseArgs({ options: { full: { type: "boolean", default: false } } });
+const { values } = parseArgs({
+  options: {
+    steps: { type: "string", default: "150" },
+    out: { type: "string", default: "results/demo" },
+  },
+});
+const steps = Number(values.steps);
+if (!Number.isInteger(steps) || steps < 1) {
+  console.error(`demo: --steps must be a positive integer, got ${values.steps}`);
+  Deno.exit(2);
+}
+
+/** The embedded default: Moby Dick bytes, d = 64, 2 Pre-LN blocks, T = 32, B = 16. */
+const BASE = {
+  seed: 0,
+  model: {
+    dModel: 64,
+    nHeads: 4,
+    nLayers: 2,
+    dMlp: 256,
+    seqLen: 32,
+    norm: "pre",
+    causal: true,
+    input: { kind: "tokens", vocabSize: 256 },
+    head: { kind: "lm", tied: false },
+  },
+  data: { dataset: "moby_dick", tokenizer: "bytes", batch_size: 16 },
+  steps,
+  eval_every: Math.max(1, Math.floor(steps / 3)),
+  metrics_every: Math.max(1, Math.floor(steps / 15)),
+  checkpoint_every: steps,
+  log_stats: ["sum_sq", "sign_agreement", "example_norms"],
+};
+
+/** Learning rates picked from a coarse grid at this size (see README). */
+const OPTIMIZERS = [
+  { name: "sgd", lr: 0.1, momentum: 0.9 },
+  { name: "adam", lr: 3e-3 },
+  { name: "signSgd", lr: 3e-4 },
+];
 
 const gpu = await getDevice();
 console.log(`adapter: ${gpu.description}`);
+console.log(`training on Moby Dick: ${steps} steps per optimizer, results in ${values.out}/\n`);
 
-/** Max error of C = op(A)·op(B) on the GPU against float64, normalised by max |C|. */
-async function selfCheck(M: number, N: number, K: number, transA: boolean, transB: boolean): Promise<number> {
-  const rng = new Rng(M * 7919 + N * 31 + K);
-  const a = Float32Array.from({ length: M * K }, () => rng.normal());
-  const b = Float32Array.from({ length: K * N }, () => rng.normal());
-  const ta = Tensor.from(gpu, [a.length], a), tb = Tensor.from(gpu, [b.length], b);
-  const tc = new Tensor(gpu, [M * N]);
-  try {
-    await matmul(gpu, { a: ta, b: tb, c: tc, M, N, K, transA, transB });
-    const got = await tc.read();
-    const want = matmulReference({ a, b, c: new Float64Array(M * N), M, N, K, transA, transB });
-    let scale = 1, worst = 0;
-    want.forEach((w, i) => {
-      scale = Math.max(scale, Math.abs(w));
-      worst = Math.max(worst, Math.abs(got[i] - w));
-    });
-    return worst / scale;
-  } finally {
-    for (const t of [ta, tb, tc]) t.destroy();
-  }
+const summaries: {
+  optimizer: string;
+  lr: number;
+  summary: RunSummary;
+  heterogeneity: number;
+  signAgreement: number;
+}[] = [];
+for (const optimizer of OPTIMIZERS) {
+  const dir = `${values.out}/${optimizer.name}`;
+  const summary = await train({ ...BASE, name: optimizer.name, optimizer }, {
+    dir,
+    gpu,
+    onProgress: consoleProgress(),
+  });
+  const lines = (await readJsonl(`${dir}/log.jsonl`)) as Record<string, unknown>[];
+  const last = lines.filter((line) => line.kind === "train").at(-1);
+  summaries.push({ optimizer: optimizer.name, lr: optimizer.lr, summary, ...blockSpread(last) });
 }
 
-let worst = 0;
-for (const [M, N, K] of [[1, 1, 1], [3, 17, 129], [129, 3, 17], [100, 130, 67]]) {
-  for (const [transA, transB] of [[false, false], [false, true], [true, false]]) {
-    worst = Math.max(worst, await selfCheck(M, N, K, transA, transB));
-  }
+/** max/min of the per-block gradient norms, and the mean sign agreement, at the last reading. */
+function blockSpread(
+  line: Record<string, unknown> | undefined,
+): { heterogeneity: number; signAgreement: number } {
+  const norms = Object.values((line?.grad_norm ?? {}) as Record<string, number>).filter((v) => v > 0);
+  const agreement = Object.values((line?.sign_agreement ?? {}) as Record<string, number>);
+  return {
+    heterogeneity: norms.length ? Math.max(...norms) / Math.min(...norms) : NaN,
+    signAgreement: agreement.length ? agreement.reduce((a, b) => a + b, 0) / agreement.length : NaN,
+  };
 }
-const ok = worst <= 1e-5;
+
+const fmt = (v: number | null | undefined, digits = 3) =>
+  v == null || !Number.isFinite(v) ? "-" : v.toFixed(digits);
 console.log(
-  `matmul self-check (A·B, A·Bᵀ, Aᵀ·B on odd shapes) vs float64: max error ${worst.toExponential(2)} ${
-    ok ? "ok" : "FAILED"
-  }`,
+  "\noptimizer  lr       status    train loss  eval loss  eval acc  tokens/s  block-norm max/min  sign agreement",
 );
-
-const report = await runMatmulBench({ quick: !values.full, gpu });
-console.log(formatMatmulTable(report));
+for (const { optimizer, lr, summary: s, heterogeneity, signAgreement } of summaries) {
+  console.log(
+    [
+      optimizer.padEnd(10),
+      String(lr).padEnd(8),
+      s.status.padEnd(9),
+      fmt(s.final_loss).padEnd(11),
+      fmt(s.eval?.loss).padEnd(10),
+      fmt(s.eval?.accuracy).padEnd(9),
+      fmt(s.tokens_per_s, 0).padEnd(9),
+      fmt(heterogeneity, 1).padEnd(19),
+      fmt(signAgreement),
+    ].join(" "),
+  );
+}
+console.log(
+  `\nlogs: ${values.out}/<optimizer>/log.jsonl (one JSON line per reading); summaries in summary.json`,
+);
 gpu.destroy();
-if (!ok) Deno.exit(1);

@@ -19,9 +19,9 @@ type Case = Omit<MatmulReferenceInput, "a" | "b" | "c" | "bias"> & {
   cFill?: number;
 };
 
-/** Storage sizes of a dense batched case. */
-function dense(M: number, N: number, K: number, batch = 1) {
-  return { aSize: batch * M * K, bSize: batch * K * N, cSize: batch * M * N };
+/** Storage sizes of a dense case. */
+function dense(M: number, N: number, K: number) {
+  return { aSize: M * K, bSize: K * N, cSize: M * N };
 }
 
 /**
