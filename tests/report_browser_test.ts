@@ -103,9 +103,8 @@ const EXPECTED_FIGURES = [
   ...["loss", "loss_mean", "lr", "grad_norm_total", "eval_loss", "eval_accuracy"].map((m) => `metric_${m}`),
   ...["grad_norm", "curvature"].flatMap((family) => GROUPS.map((g) => `heatmap_${family}_${g}`)),
   "scatter_grad_norm_curvature",
-  ...["final_loss", "eval_loss", "eval_accuracy", "time_s", "train_s", "tokens_per_s"].map((m) =>
-    `final_${m}`
-  ),
+  // From summary.json's final_loss (its final_ prefix dropped), eval.loss, eval.accuracy, ...
+  ...["loss", "eval_loss", "eval_accuracy", "time_s", "train_s", "tokens_per_s"].map((m) => `final_${m}`),
 ];
 
 /** One report, written once and shared by both tests. */
@@ -113,6 +112,7 @@ let report: Promise<{ dir: string; html: string; markdown: string }> | undefined
 function reportOnce() {
   report ??= (async () => {
     const dir = await Deno.makeTempDir({ prefix: "gradscope_report_" });
+    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
     await writeFakeResults(dir);
     const files = await writeReport(dir, { title: "Fake experiment" });
     assert.equal(files.runs, 6);

@@ -35,7 +35,10 @@ export interface ReportFigure {
 
 /** One line chart per metric, one series per group. */
 function metricFigures(groups: RunGroup[]): ReportFigure[] {
-  return metricKeys(groups.flatMap((g) => g.runs)).map((key) => {
+  const runs = groups.flatMap((g) => g.runs);
+  // A metric that never changes (a count of eval examples, a constant lr) says nothing as a curve.
+  const varies = (key: string) => new Set(runs.flatMap((r) => curveOf(r, key).y)).size > 1;
+  return metricKeys(runs).filter(varies).map((key) => {
     const series: LineSeries[] = groups.flatMap((g) => {
       const curves = g.runs.map((r) => curveOf(r, key)).filter((c) => c.x.length > 0);
       if (curves.length === 0) return [];
@@ -132,10 +135,10 @@ function finalFigures(groups: RunGroup[]): ReportFigure[] {
   const finals = groups.map((g) => g.runs.map(finalMetrics));
   const keys = [...new Set(finals.flat().flatMap((f) => Object.keys(f)))];
   return keys.map((key) => ({
-    slug: `final_${key}`,
+    slug: `final_${key.replace(/^final_/, "")}`,
     caption: `Final ${key} by group: bar = mean, error bar = ± std over seeds, dots = seeds.`,
     figure: barChart({
-      title: `Final ${key}`,
+      title: `Final ${key.replace(/^final_/, "")}`,
       xLabel: "group",
       yLabel: key,
       bars: groups.map((g, i) => ({

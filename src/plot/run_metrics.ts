@@ -10,7 +10,6 @@
  * @module
  */
 
-import type { Curve } from "./aggregate.ts";
 import { seriesColor } from "./palette.ts";
 import type { LogRow, RunRecord } from "./results.ts";
 
@@ -18,7 +17,7 @@ import type { LogRow, RunRecord } from "./results.ts";
 const NOT_METRICS = new Set(["step", "run", "kind", "seed", "time_s", "epoch"]);
 
 /** A curve whose arrays can grow. */
-type Series = Curve & { x: number[]; y: number[] };
+type Series = { x: number[]; y: number[] };
 
 /** A run's log, sorted into scalar metrics and per-block families. */
 interface Observed {
@@ -131,7 +130,7 @@ export function blockNames(runs: RunRecord[], family: string): string[] {
  * console.log(curveOf({ name: "r", dir: "", config: {}, rows, summary: {} }, "loss")); // { x: [0, 2], y: [2, 1] }
  * ```
  */
-export function curveOf(run: RunRecord, key: string): Series {
+export function curveOf(run: RunRecord, key: string): { x: number[]; y: number[] } {
   return observe(run).scalars.get(key) ?? { x: [], y: [] };
 }
 
@@ -145,7 +144,7 @@ export function curveOf(run: RunRecord, key: string): Series {
  * console.log(blockCurve({ name: "r", dir: "", config: {}, rows, summary: {} }, "grad_norm", "head")); // { x: [0, 5], y: [3, 2] }
  * ```
  */
-export function blockCurve(run: RunRecord, family: string, block: string): Series {
+export function blockCurve(run: RunRecord, family: string, block: string): { x: number[]; y: number[] } {
   return observe(run).families.get(family)?.get(block) ?? { x: [], y: [] };
 }
 
