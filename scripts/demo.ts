@@ -1,7 +1,8 @@
 /**
  * The demo, gradscope's main job on its embedded default: a small causal transformer
  * trained on Moby Dick (byte-level) with SGD, Adam and SignSGD, logging per-block gradient
- * norms and per-example statistics, then a summary. Results go to `results/demo/`.
+ * norms and per-example statistics, then a summary and a report with figures. Results go to
+ * `results/demo/`.
  *
  * Run: `deno task demo` (`--steps N` to change the length, `--out DIR` for another folder).
  *
@@ -9,7 +10,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { consoleProgress, getDevice, readJsonl, type RunSummary, train } from "../mod.ts";
+import { consoleProgress, getDevice, readJsonl, type RunSummary, train, writeReport } from "../mod.ts";
 
 const { values } = parseArgs({
   options: {
@@ -107,7 +108,9 @@ for (const { optimizer, lr, summary: s, heterogeneity, signAgreement } of summar
     ].join(" "),
   );
 }
+gpu.destroy();
+const report = await writeReport(values.out, { title: "gradscope demo: SGD, Adam and SignSGD on Moby Dick" });
 console.log(
   `\nlogs: ${values.out}/<optimizer>/log.jsonl (one JSON line per reading); summaries in summary.json`,
 );
-gpu.destroy();
+console.log(`report: ${report.html} (figures in ${values.out}/figures/)`);
