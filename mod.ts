@@ -105,3 +105,5 @@ export * from "./src/plot/report_table.ts";
 export * from "./src/plot/report_html.ts";
 export * from "./src/plot/report_markdown.ts";
 export * from "./src/plot/report.ts";
+export * from "./src/stats/heterogeneity.ts";
+export * from "./src/stats/hessian.ts";

@@ -5,16 +5,7 @@
 import assert from "node:assert/strict";
 import { type StatsRequest, Transformer, transformerLayout } from "../mod.ts";
 import type { TransformerConfig } from "../src/nn/config.ts";
-import {
-  CASES,
-  cls,
-  lm,
-  PADDED,
-  patchConfig,
-  randomBatch,
-  randomParams,
-  tokenConfig,
-} from "./reference/cases.ts";
+import { CASES, cls, lm, patchConfig, randomBatch, randomParams, tokenConfig } from "./reference/cases.ts";
 import { type RefBatch, referencePerExampleGrads } from "./reference/transformer.ts";
 import { testGpu } from "./helpers.ts";
 
