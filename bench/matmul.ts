@@ -14,6 +14,7 @@
  * @module
  */
 
+import { type Jax, loadPeer } from "./peer.ts";
 import { getDevice, type Gpu } from "../src/gpu/device.ts";
 import { Tensor } from "../src/gpu/tensor.ts";
 import { Rng } from "../src/nn/rng.ts";
@@ -126,17 +127,7 @@ async function oursTrial(gpu: Gpu, s: MatmulShape, a: Float32Array, b: Float32Ar
   return { trial, dispose };
 }
 
-// deno-lint-ignore no-explicit-any
-type JaxModule = any;
-
-/** Loads jax-js and starts its WebGPU backend; throws with the reason when it cannot. */
-async function loadPeer(): Promise<JaxModule> {
-  const jax = await import("npm:@jax-js/jax@0.1.25");
-  const devices: string[] = await jax.init("webgpu");
-  if (!devices.includes("webgpu")) throw new Error(`jax-js found no WebGPU backend (devices: ${devices})`);
-  jax.defaultDevice("webgpu");
-  return jax;
-}
+type JaxModule = Jax;
 
 /** The jax-js contender: a jitted matmul; each result is dispatched, then all are awaited. */
 async function peerTrial(jax: JaxModule, s: MatmulShape, a: Float32Array, b: Float32Array) {
@@ -197,16 +188,7 @@ export async function runMatmulBench(options: MatmulBenchOptions = {}): Promise<
   const shapes = options.shapes ?? (quick ? QUICK_SHAPES : FULL_SHAPES);
   const trials = options.trials ?? (quick ? 2 : 5);
   const gpu = options.gpu ?? await getDevice();
-  let jax: JaxModule = null, peerError: string | null = null;
-  if (options.peer ?? true) {
-    try {
-      jax = await loadPeer();
-    } catch (error) {
-      peerError = error instanceof Error ? error.message : String(error);
-    }
-  } else {
-    peerError = "disabled (--no-peer)";
-  }
+  const { jax, error: peerError } = await loadPeer(options.peer ?? true);
   const rows: MatmulBenchRow[] = [];
   try {
     for (const [index, s] of shapes.entries()) {

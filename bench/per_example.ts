@@ -3,7 +3,10 @@
  *
  * 1. **Overhead**: forward+backward step time with {norms, sumSq, sumSign} and with {norms}
  *    alone, over the plain step (`steps` submissions then one `gpu.sync()`, trials of the
- *    three alternating, the best of each counts; every request is warmed up first).
+ *    three alternating, the best of each counts; every request is warmed up first). Each is
+ *    given in wall-clock seconds and in CPU seconds of this process: lavapipe runs shaders on
+ *    our own threads, so the CPU time is the steadier measure when other processes load the
+ *    machine.
  * 2. **Memory**: `gpu.peakBytes` of the model after a plain pass, against the peak after a
  *    pass with all statistics (the peak is reset in between). The extra bytes are given in
  *    units of P floats (P = `model.layout.size`), with the B × nBlocks norms table apart, and
@@ -16,6 +19,7 @@
  *    and the failure is reported.
  *
  *   deno run -A bench/per_example.ts [--json] [--quick] [--no-peer] [--peer-loop]
+ *     [--steps N] [--trials N] [--peer-trials N]
  *
  * The default case is d=256, L=4, H=8, T=128, B=32, vocab 256, dMlp 1024, Pre-LN causal LM
  * with an untied head; `--quick` runs a tiny model. `--json` prints one JSON line per row
@@ -24,10 +28,10 @@
  * @module
  */
 
+import process from "node:process";
 import { getDevice, type Gpu } from "../src/gpu/device.ts";
 import type { TransformerConfig } from "../src/nn/config.ts";
 import type { ParamLayout } from "../src/nn/layout.ts";
-import { Rng } from "../src/nn/rng.ts";
 import { type StatsRequest, Transformer } from "../src/nn/transformer.ts";
 import {
   disposeParams,
@@ -38,7 +42,8 @@ import {
   jaxParams,
   refParams,
 } from "./jax_transformer.ts";
-import { TRAIN_STEP_CASES } from "./train_step.ts";
+import { loadPeer } from "./peer.ts";
+import { randomBatch, TRAIN_STEP_CASES } from "./train_step.ts";
 
 /** A model size with its batch size and default timing effort. */
 export interface PerExampleCase {
@@ -52,7 +57,7 @@ export interface PerExampleCase {
   steps: number;
   /** Trials of each of our three passes. */
   trials: number;
-  /** Trials of the peer, in the first rounds of the same alternating loop. */
+  /** Trials of the peer, alternating with our {norms} pass. */
   peerTrials: number;
 }
 
@@ -124,6 +129,8 @@ export interface PerExampleBenchReport {
   phases: Record<string, number>;
   /** Wall seconds of the whole run. */
   wallSeconds: number;
+  /** The 1-minute load average at the start and the end (other processes skew timings), if readable. */
+  load: [number, number] | null;
 }
 
 /** The brief's targets. */
@@ -146,38 +153,38 @@ export const PER_EXAMPLE_CASES: PerExampleCase[] = [
   { name: "small", config: trainCase("small"), batchSize: 32, steps: 1, trials: 2, peerTrials: 1 },
 ];
 
-/** Random byte sequences; targets are the next token, all valid. */
-function randomBatch(config: TransformerConfig, B: number, seed: number) {
-  const T = config.seqLen, V = (config.input as { vocabSize: number }).vocabSize;
-  const rng = new Rng(seed);
-  const tokens = new Int32Array(B * T), targets = new Int32Array(B * T);
-  for (let b = 0; b < B; b++) {
-    const seq = Array.from({ length: T + 1 }, () => rng.int(V));
-    tokens.set(seq.slice(0, T), b * T);
-    targets.set(seq.slice(1), b * T);
-  }
-  return { B, tokens, targets };
+/** Runs `steps` steps of one contender and resolves when the work is done. */
+type Trial = (steps: number) => Promise<void>;
+
+/**
+ * Best seconds per step of each contender: wall-clock, and CPU time of this process.
+ * lavapipe runs its shaders on this process's threads (jax-js's too), so the CPU time counts
+ * the work itself and is far less disturbed by other processes on the machine than the wall.
+ */
+export interface StepSeconds {
+  /** Best wall-clock seconds per step. */
+  wall: number[];
+  /** Best process CPU seconds (user + system, all threads) per step. */
+  cpu: number[];
 }
 
-/** A timed contender: `trial(steps)` resolves when its work is done; it runs `trials` times. */
-interface Contender {
-  trial: (steps: number) => Promise<void>;
-  trials: number;
-}
-
-/** Best seconds per step of each contender; rounds alternate, each contender joining its first `trials`. */
-async function timeAlternating(contenders: Contender[], steps: number): Promise<number[]> {
-  const best = contenders.map(() => Infinity);
-  const rounds = Math.max(...contenders.map((c) => c.trials));
+/**
+ * Times `rounds` rounds; each runs every contender once, starting one further along, so none
+ * always follows the same neighbour.
+ */
+async function timeAlternating(trials: Trial[], steps: number, rounds: number): Promise<StepSeconds> {
+  const wall = trials.map(() => Infinity), cpu = trials.map(() => Infinity);
   for (let r = 0; r < rounds; r++) {
-    for (const [i, c] of contenders.entries()) {
-      if (r >= c.trials) continue;
-      const start = performance.now();
-      await c.trial(steps);
-      best[i] = Math.min(best[i], (performance.now() - start) / 1000 / steps);
+    for (let k = 0; k < trials.length; k++) {
+      const i = (r + k) % trials.length;
+      const start = performance.now(), cpuStart = process.cpuUsage();
+      await trials[i](steps);
+      const used = process.cpuUsage(cpuStart);
+      wall[i] = Math.min(wall[i], (performance.now() - start) / 1000 / steps);
+      cpu[i] = Math.min(cpu[i], (used.user + used.system) / 1e6 / steps);
     }
   }
-  return best;
+  return { wall, cpu };
 }
 
 /** Our step with a request: `steps` submissions, then one sync. */
@@ -280,12 +287,10 @@ function memoryRows(
   return rows;
 }
 
-/** Loads jax-js and starts its WebGPU backend; throws with the reason when it cannot. */
-async function loadPeer(): Promise<Jax> {
-  const jax = await import("npm:@jax-js/jax@0.1.25");
-  const devices: string[] = await jax.init("webgpu");
-  if (!devices.includes("webgpu")) throw new Error(`jax-js found no WebGPU backend (devices: ${devices})`);
-  jax.defaultDevice("webgpu");
+/** jax-js on WebGPU; throws with the reason when it cannot start. */
+async function loadJax(): Promise<Jax> {
+  const { jax, error } = await loadPeer(true);
+  if (!jax) throw new Error(error ?? "jax-js did not start");
   return jax;
 }
 
@@ -423,7 +428,7 @@ async function setUpPeer(
 
 /** The peer, set up and cross-checked, ready to be timed. */
 interface PeerRun {
-  contender: Contender;
+  trial: Trial;
   check: PerExampleNormCheck;
   vmapError: string | null;
   dispose(): void;
@@ -435,17 +440,17 @@ async function preparePeer(
   model: Transformer,
   batch: { tokens: Int32Array; targets: Int32Array },
   ours: Float32Array,
-  o: { trials: number; loop: boolean },
+  loop: boolean,
 ): Promise<PeerRun> {
-  const jax = await stage("loading jax-js", loadPeer);
-  const { peer, table, params, vmapError } = await setUpPeer(jax, model, batch, o.loop);
+  const jax = await stage("loading jax-js", loadJax);
+  const { peer, table, params, vmapError } = await setUpPeer(jax, model, batch, loop);
   const trial = async (steps: number) => {
     const outs = Array.from({ length: steps }, () => peer.step());
     await jax.blockUntilReady(outs);
     outs.flat().forEach((a) => a.dispose());
   };
   return {
-    contender: { trial, trials: o.trials },
+    trial,
     check: compareNorms(peer.method, ours, table, c.batchSize),
     vmapError,
     dispose: () => {
@@ -455,18 +460,34 @@ async function preparePeer(
   };
 }
 
-function overheadRows(name: string, [plain, norms, all]: number[]): PerExampleBenchRow[] {
-  return [
-    row("overhead", "step plain", name, plain, "s"),
-    row("overhead", "step norms", name, norms, "s"),
-    row("overhead", "step norms+sumSq+sumSign", name, all, "s"),
-    row("overhead", "norms / plain", name, norms / plain, "ratio", atMost(TARGETS.overhead)),
-    row("overhead", "norms+sumSq+sumSign / plain", name, all / plain, "ratio", atMost(TARGETS.overhead)),
-  ];
+function overheadRows(name: string, t: StepSeconds): PerExampleBenchRow[] {
+  const rows: PerExampleBenchRow[] = [];
+  for (const [clock, seconds] of [["wall", t.wall], ["cpu", t.cpu]] as const) {
+    const [plain, norms, all] = seconds;
+    rows.push(
+      row("overhead", `${clock} step plain`, name, plain, "s"),
+      row("overhead", `${clock} step norms`, name, norms, "s"),
+      row("overhead", `${clock} step norms+sumSq+sumSign`, name, all, "s"),
+      row("overhead", `${clock} norms / plain`, name, norms / plain, "ratio", atMost(TARGETS.overhead)),
+      row(
+        "overhead",
+        `${clock} norms+sumSq+sumSign / plain`,
+        name,
+        all / plain,
+        "ratio",
+        atMost(TARGETS.overhead),
+      ),
+    );
+  }
+  return rows;
 }
 
-function peerRows(name: string, check: PerExampleNormCheck | null, ours: number, peer: number | null) {
-  return [
+function peerRows(
+  name: string,
+  check: PerExampleNormCheck | null,
+  t: StepSeconds | null,
+): PerExampleBenchRow[] {
+  const rows = [
     row(
       "peer",
       "per-example total norm rel diff",
@@ -475,25 +496,32 @@ function peerRows(name: string, check: PerExampleNormCheck | null, ours: number,
       "rel",
       atMost(TARGETS.normRelError),
     ),
-    row("peer", "step ours {norms}", name, ours, "s"),
-    row("peer", `step jax-js ${check?.method ?? "(did not run)"}`, name, peer, "s"),
-    row(
-      "peer",
-      "speed-up ours vs jax-js",
-      name,
-      peer === null ? null : peer / ours,
-      "x",
-      atLeast(TARGETS.speedup),
-    ),
   ];
+  for (const [clock, seconds] of [["wall", t?.wall], ["cpu", t?.cpu]] as const) {
+    const [ours, peer] = seconds ?? [null, null];
+    rows.push(
+      row("peer", `${clock} step ours {norms}`, name, ours, "s"),
+      row("peer", `${clock} step jax-js ${check?.method ?? "(did not run)"}`, name, peer, "s"),
+      row(
+        "peer",
+        `${clock} speed-up ours vs jax-js`,
+        name,
+        ours && peer ? peer / ours : null,
+        "x",
+        atLeast(TARGETS.speedup),
+      ),
+    );
+  }
+  return rows;
 }
 
 /**
  * Runs the three sections on one case and returns the rows (nothing is printed).
  *
  * Order: the model and the memory passes (which also warm up the plain and the all-statistics
- * programs), a first {norms} pass, the peer's first step and cross-check, then one loop of
- * alternating timed trials of plain, {norms}, all statistics and the peer.
+ * programs), a first {norms} pass, alternating timed trials of plain, {norms} and all
+ * statistics; then jax-js: the peer's first step and cross-check, and alternating trials of
+ * the peer and our {norms} pass.
  *
  * @example
  * ```ts ignore
@@ -504,7 +532,7 @@ function peerRows(name: string, check: PerExampleNormCheck | null, ours: number,
 export async function runPerExampleBench(
   options: PerExampleBenchOptions = {},
 ): Promise<PerExampleBenchReport> {
-  const start = performance.now();
+  const start = performance.now(), loadAtStart = loadAverage();
   const c = PER_EXAMPLE_CASES.find((x) => x.name === (options.quick ? "tiny" : "small"))!;
   const steps = options.steps ?? c.steps, trials = options.trials ?? c.trials;
   const phases: Record<string, number> = {};
@@ -522,24 +550,32 @@ export async function runPerExampleBench(
     model = memory.model;
     await phase("first norms pass", () => oursTrial(gpu, memory.model, NORMS)(1));
     const ours = await model.statistics.norms!.read();
+    // Our three passes are timed before jax-js starts, so its device and memory stay out of them.
+    const seconds = await phase(
+      "overhead trials",
+      () => timeAlternating([{}, NORMS, ALL].map((r) => oursTrial(gpu, memory.model, r)), steps, trials),
+    );
+    const rows = [...overheadRows(c.name, seconds), ...memoryRows(c.name, model, memory)];
     let peerError: string | null = options.peer ?? true ? null : "disabled (--no-peer)";
+    let peerSeconds: StepSeconds | null = null;
     if (!peerError) {
-      const o = { trials: options.peerTrials ?? c.peerTrials, loop: options.peerLoop ?? false };
       try {
-        peer = await phase("jax-js load and first step", () => preparePeer(c, memory.model, batch, ours, o));
+        const loop = options.peerLoop ?? false;
+        peer = await phase(
+          "jax-js load and first step",
+          () => preparePeer(c, memory.model, batch, ours, loop),
+        );
         if (peer.vmapError) peerError = `vmap failed, loop used: ${peer.vmapError}`;
+        const pair = [oursTrial(gpu, memory.model, NORMS), peer.trial];
+        peerSeconds = await phase(
+          "peer trials",
+          () => timeAlternating(pair, steps, options.peerTrials ?? c.peerTrials),
+        );
       } catch (error) {
         peerError = error instanceof Error ? error.message : String(error);
       }
     }
-    const contenders = [{}, NORMS, ALL].map((r) => ({ trial: oursTrial(gpu, memory.model, r), trials }));
-    if (peer) contenders.push(peer.contender);
-    const seconds = await phase("timed trials", () => timeAlternating(contenders, steps));
-    const rows = [
-      ...overheadRows(c.name, seconds),
-      ...memoryRows(c.name, model, memory),
-      ...peerRows(c.name, peer?.check ?? null, seconds[1], seconds[3] ?? null),
-    ];
+    rows.push(...peerRows(c.name, peer?.check ?? null, peerSeconds));
     const wallSeconds = (performance.now() - start) / 1000;
     return {
       adapter: gpu.description,
@@ -550,11 +586,21 @@ export async function runPerExampleBench(
       peerError,
       phases,
       wallSeconds,
+      load: loadAtStart === null ? null : [loadAtStart, loadAverage() ?? NaN],
     };
   } finally {
     peer?.dispose();
     model?.destroy();
     if (!options.gpu) gpu.destroy();
+  }
+}
+
+/** The 1-minute load average, or null without `--allow-sys`. */
+function loadAverage(): number | null {
+  try {
+    return Deno.loadavg()[0];
+  } catch {
+    return null;
   }
 }
 
@@ -579,6 +625,7 @@ export function formatPerExampleReport(report: PerExampleBenchReport): string {
   ];
   const phases = Object.entries(report.phases).map(([name, s]) => `${name} ${s.toFixed(0)} s`);
   lines.push(`phases: ${phases.join("; ")}`);
+  if (report.load) lines.push(`load average (2 cores): ${report.load.map((x) => x.toFixed(1)).join(" -> ")}`);
   if (report.peerError) lines.push(`peer: ${report.peerError}`);
   const table = [
     ["section", "quantity", "value", "target", "met"],
@@ -613,10 +660,17 @@ export function formatPerExampleReport(report: PerExampleBenchReport): string {
 }
 
 if (import.meta.main) {
+  const count = (flag: string) => {
+    const at = Deno.args.indexOf(flag);
+    return at >= 0 ? Number(Deno.args[at + 1]) : undefined;
+  };
   const report = await runPerExampleBench({
     quick: Deno.args.includes("--quick"),
     peer: !Deno.args.includes("--no-peer"),
     peerLoop: Deno.args.includes("--peer-loop"),
+    steps: count("--steps"),
+    trials: count("--trials"),
+    peerTrials: count("--peer-trials"),
   });
   if (Deno.args.includes("--json")) {
     // stdout holds only the rows; the rest goes to stderr.

@@ -23,6 +23,7 @@ import type { TransformerConfig } from "../src/nn/config.ts";
 import type { ParamLayout } from "../src/nn/layout.ts";
 import { Rng } from "../src/nn/rng.ts";
 import { Transformer } from "../src/nn/transformer.ts";
+import { type Jax, loadPeer } from "./peer.ts";
 import {
   disposeParams,
   flattenGrads,
@@ -135,7 +136,7 @@ export const TRAIN_STEP_CASES: TrainStepCase[] = [
 ];
 
 /** A batch of random byte sequences; targets are the next token, all valid. */
-function randomBatch(config: TransformerConfig, B: number, seed: number) {
+export function randomBatch(config: TransformerConfig, B: number, seed: number) {
   const T = config.seqLen, V = (config.input as { vocabSize: number }).vocabSize;
   const rng = new Rng(seed);
   const tokens = new Int32Array(B * T), targets = new Int32Array(B * T);
@@ -166,18 +167,6 @@ function oursContender(gpu: Gpu, model: Transformer): Contender {
     },
     dispose: () => model.destroy(),
   };
-}
-
-// deno-lint-ignore no-explicit-any
-type Jax = any;
-
-/** Loads jax-js and starts its WebGPU backend; throws with the reason when it cannot. */
-async function loadPeer(): Promise<Jax> {
-  const jax = await import("npm:@jax-js/jax@0.1.25");
-  const devices: string[] = await jax.init("webgpu");
-  if (!devices.includes("webgpu")) throw new Error(`jax-js found no WebGPU backend (devices: ${devices})`);
-  jax.defaultDevice("webgpu");
-  return jax;
 }
 
 /** The peer's state for one case: parameters and batch on its device, and the jitted step. */
@@ -353,16 +342,7 @@ export async function runTrainStepBench(options: TrainStepBenchOptions = {}): Pr
     return found;
   });
   const gpu = options.gpu ?? await getDevice();
-  let jax: Jax = null, peerError: string | null = null;
-  if (options.peer ?? true) {
-    try {
-      jax = await loadPeer();
-    } catch (error) {
-      peerError = error instanceof Error ? error.message : String(error);
-    }
-  } else {
-    peerError = "disabled (--no-peer)";
-  }
+  const { jax, error: peerError } = await loadPeer(options.peer ?? true);
   const rows: TrainStepBenchRow[] = [], checks: TrainStepCheck[] = [];
   try {
     for (const c of cases) {

@@ -386,7 +386,7 @@ function allocateStatScratch(gpu: Gpu, config: TransformerConfig, B: number): St
     xhat: f32([R, d], "stats.xhat"),
     mean: f32([R], "stats.xhat.mean"),
     rstd: f32([R], "stats.xhat.rstd"),
-    ones: Tensor.from(gpu, [d], new Float32Array(d).fill(1)),
+    ones: Tensor.from(gpu, [d], new Float32Array(d).fill(1), "f32", "stats.ones"),
     zeros: f32([d], "stats.zeros"),
     clsMask,
     tokenX,
