@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getDevice, type Gpu } from "../src/gpu/device.ts";
+import { testGpu } from "./helpers.ts";
 import { Tensor } from "../src/gpu/tensor.ts";
 import { type ParamBlock, ParamLayout } from "../src/nn/layout.ts";
 import { Rng } from "../src/nn/rng.ts";
@@ -39,13 +39,6 @@ import {
   signOfEmaRef,
   signOfMeanRef,
 } from "./reference/per_example_optim.ts";
-
-// Imports come from src/ rather than mod.ts, so this file checks while other modules change.
-let shared: Promise<Gpu> | null = null;
-function testGpu(): Promise<Gpu> {
-  shared ??= getDevice();
-  return shared;
-}
 
 // Odd block sizes, several 64-float granules, and gaps between the blocks.
 const LAYOUT = new ParamLayout([
