@@ -7,7 +7,7 @@
 
 import type { Batch } from "../data/batch.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { type Program, submit } from "../gpu/dispatch.ts";
+import { type Dispatch, type Program, submit } from "../gpu/dispatch.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import type { TransformerConfig } from "./config.ts";
 import { exampleMeanWeights } from "./cross_entropy.ts";
@@ -110,6 +110,8 @@ export class Transformer {
   readonly #state: ModelState;
   readonly #builder: ProgramBuilder;
   readonly #backwards = new Map<string, Program>();
+  /** Forward then backward dispatches per request, concatenated once rather than every step. */
+  readonly #steps = new Map<string, readonly Dispatch[]>();
   readonly #embeddingBackwards: EmbeddingBackward[] = [];
   #statScratch: StatScratch | null = null;
   #tokens: Int32Array | null = null;
@@ -243,8 +245,14 @@ export class Transformer {
    * and {@linkcode Transformer.statistics} whatever `request` asked for.
    */
   async forwardBackward(request: StatsRequest = {}): Promise<void> {
-    const backward = await this.backwardProgram(request);
-    submit(this.#gpu, [...this.forwardProgram.dispatches, ...backward.dispatches]);
+    const key = statsKey(request);
+    let dispatches = this.#steps.get(key);
+    if (!dispatches) {
+      const backward = await this.backwardProgram(request);
+      dispatches = [...this.forwardProgram.dispatches, ...backward.dispatches];
+      this.#steps.set(key, dispatches);
+    }
+    submit(this.#gpu, dispatches);
   }
 
   /**
